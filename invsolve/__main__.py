@@ -1,0 +1,5 @@
+import sys
+
+from invsolve.cli import main
+
+sys.exit(main())

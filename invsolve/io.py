@@ -1,0 +1,215 @@
+"""Reading images and measurements into float tensors, and writing results atomically.
+
+Images come back as float32 tensors (C, H, W) in [0, 1]:
+- PNG/JPEG/TIFF: integers are divided by their type's maximum (255, 65535); floats must already
+  lie in [0, 1] unless a ``window`` is given;
+- NPY: shape (H, W), (H, W, C) or (C, H, W) with C in {1, 3} (4 = RGBA, alpha dropped); integer
+  arrays as above, float arrays in [0, 1] or mapped through ``window``;
+- DICOM: stored values -> Hounsfield units (RescaleSlope/Intercept) -> ``window`` (default
+  ``CT_WINDOW_HU``) -> [0, 1]. Needs the ``dicom`` extra (pydicom).
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from invsolve.errors import InvsolveError
+from invsolve.units import CT_WINDOW_HU, window_to_unit
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
+READABLE_SUFFIXES = IMAGE_SUFFIXES | DICOM_SUFFIXES | {".npy"}
+RGB_TO_GRAY = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray weights (ITU-R BT.709)
+
+
+def read_image(path: str | os.PathLike, *, channels: int | None = None, image_size: int | None = None,
+               window: tuple[float, float] | None = None) -> torch.Tensor:
+    """Read one image file to a (C, H, W) float32 tensor in [0, 1].
+
+    ``channels`` converts colour <-> grayscale (1 or 3); ``image_size`` centre-crops to a square
+    and resizes (anti-aliased) to ``image_size`` x ``image_size``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvsolveError(f"cannot read {path}: no such file; check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = _read_npy(path)
+    elif suffix in IMAGE_SUFFIXES:
+        array = _read_raster(path)
+    elif suffix in DICOM_SUFFIXES or is_dicom_file(path):
+        array = read_dicom_hu(path)
+        window = window or CT_WINDOW_HU
+    else:
+        raise InvsolveError(f"cannot read {path}: unsupported file type {suffix or '(none)'}; "
+                            f"use one of {', '.join(sorted(READABLE_SUFFIXES))}")
+    image = to_unit_range(_channels_first(array, path), path, window)
+    return prepare_image(image, channels=channels, image_size=image_size)
+
+
+def prepare_image(image: torch.Tensor, *, channels: int | None = None, image_size: int | None = None) -> torch.Tensor:
+    """Convert a (C, H, W) [0, 1] tensor to ``channels`` and to a square ``image_size``."""
+    if channels is not None:
+        image = convert_channels(image, channels)
+    if image_size is not None:
+        image = square_resize(image, image_size)
+    return image
+
+
+def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
+    """Grayscale <-> RGB: luminance for colour -> gray, replication for gray -> colour."""
+    if channels not in (1, 3):
+        raise InvsolveError(f"channels must be 1 (grayscale) or 3 (colour), got {channels}")
+    if image.shape[0] == channels:
+        return image
+    if channels == 1:
+        weights = torch.tensor(RGB_TO_GRAY, dtype=image.dtype).view(3, 1, 1)
+        return (image * weights).sum(0, keepdim=True)
+    return image.expand(3, -1, -1).clone()
+
+
+def square_resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Centre-crop to a square, then resize to ``size`` x ``size`` (anti-aliased bilinear)."""
+    if size < 8:
+        raise InvsolveError(f"image size must be at least 8 pixels, got {size}")
+    _, h, w = image.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    image = image[:, top:top + side, left:left + side]
+    if side != size:
+        image = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False)[0].clamp(0, 1)
+    return image.contiguous()
+
+
+def read_measurement(path: str | os.PathLike) -> torch.Tensor:
+    """Measured data from a .npy file: a finite float array, returned as a float32 tensor."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvsolveError(f"cannot read {path}: no such file; check the path")
+    if path.suffix.lower() != ".npy":
+        raise InvsolveError(f"measurements must be a .npy file, got {path.name}; save them with numpy.save")
+    array = _load_npy(path)
+    if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise InvsolveError(f"{path} must hold finite numbers (found NaN, Inf or non-numeric values)")
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def read_dicom_hu(path: str | os.PathLike) -> np.ndarray:
+    """One DICOM slice in Hounsfield units (float64 array, H x W)."""
+    try:
+        import pydicom
+    except ImportError:
+        raise InvsolveError("reading DICOM needs pydicom: pip install 'invsolve[dicom]'") from None
+    try:
+        ds = pydicom.dcmread(str(path))
+        pixels = ds.pixel_array.astype(np.float64)
+    except Exception as err:  # pydicom raises many types for damaged files
+        raise InvsolveError(f"cannot read DICOM {path}: {err}") from None
+    if pixels.ndim != 2:
+        raise InvsolveError(f"DICOM {path} holds a {pixels.ndim}-D array; give single 2D slices")
+    return pixels * float(getattr(ds, "RescaleSlope", 1.0)) + float(getattr(ds, "RescaleIntercept", 0.0))
+
+
+def write_image(path: str | os.PathLike, image: torch.Tensor) -> Path:
+    """Write a (C, H, W) or (H, W) image: .png (8-bit, clamped to [0, 1]) or .npy (float32, as is)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise InvsolveError(f"cannot write {path.name}: output must end in .png or .npy")
+    array = image.detach().float().cpu().numpy()
+    if array.ndim == 3:
+        array = array[0] if array.shape[0] == 1 else np.moveaxis(array, 0, -1)
+    if suffix == ".npy":
+        return atomic_write(path, lambda f: np.save(f, array))
+    import imageio.v3 as iio
+
+    pixels = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    return atomic_write(path, lambda f: iio.imwrite(f, pixels, extension=".png"))
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash or an error midway leaves ``path`` untouched (old content or absent), never half-written.
+    """
+    path = Path(path)
+    if path.parent and not path.parent.is_dir():
+        raise InvsolveError(f"cannot write {path}: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None = None) -> torch.Tensor:
+    """Integer or float (C, H, W) array -> float32 tensor in [0, 1] (see the module docstring)."""
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise InvsolveError(f"{source} does not hold real pixel values (dtype {array.dtype})")
+    if not np.isfinite(array).all():
+        raise InvsolveError(f"{source} contains NaN or Inf values; clean the image first")
+    if window is not None:
+        lo, hi = window
+        if not hi > lo:
+            raise InvsolveError(f"window must be LOW,HIGH with LOW < HIGH, got {lo},{hi}")
+        return torch.from_numpy(window_to_unit(array, (lo, hi)))
+    if np.issubdtype(array.dtype, np.integer):
+        if array.min() < 0:
+            raise InvsolveError(f"{source} has negative integer values; give a --window LOW,HIGH to map them to [0, 1]")
+        maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max
+        return torch.from_numpy((array / maximum).astype(np.float32))
+    if array.min() < 0 or array.max() > 1:
+        raise InvsolveError(f"{source} has values in [{array.min():.4g}, {array.max():.4g}], outside [0, 1]; "
+                            "rescale it or give a --window LOW,HIGH")
+    return torch.from_numpy(array.astype(np.float32))
+
+
+def _read_raster(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    try:
+        array = np.asarray(iio.imread(path))
+    except Exception as err:  # imageio raises many types for damaged or mislabelled files
+        raise InvsolveError(f"cannot read {path} as an image: {str(err).splitlines()[0]}") from None
+    return array.astype(np.float32) if array.dtype == bool else array
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as err:  # ValueError (pickled objects), OSError/EOFError (corrupt), ...
+        raise InvsolveError(f"cannot read {path} as a .npy array: {str(err).splitlines()[0]}") from None
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    array = _load_npy(path)
+    return array.astype(np.float32) if array.dtype == bool else array
+
+
+def _channels_first(array: np.ndarray, source) -> np.ndarray:
+    """(H, W), (H, W, C) or (C, H, W) -> (C, H, W) with C in {1, 3}; RGBA loses its alpha."""
+    if array.ndim == 2:
+        return array[None]
+    if array.ndim == 3:
+        if array.shape[-1] in (1, 3, 4) and array.shape[0] not in (1, 3):
+            array = np.moveaxis(array, -1, 0)
+        if array.shape[0] == 4:
+            array = array[:3]
+        if array.shape[0] in (1, 3):
+            return array
+    raise InvsolveError(f"{source} has shape {array.shape}; expected (H, W), (H, W, C) or (C, H, W) with C in 1, 3, 4")
+
+
+def is_dicom_file(path: Path) -> bool:
+    """DICOM files often have no suffix; they carry 'DICM' after a 128-byte preamble."""
+    with open(path, "rb") as f:
+        return f.read(132)[128:] == b"DICM"

@@ -1,0 +1,61 @@
+"""One table of solvers, so the CLI, the Python API and benchmark files use the same names."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from invsolve.errors import InvsolveError
+
+
+@dataclass(frozen=True)
+class Solver:
+    """A named reconstruction method: ``solver(operator, y, prior, generator=..., **settings) -> x``.
+
+    ``parameters`` names its settings; ``defaults(operator)`` gives the values used when none are
+    passed (per-preset values chosen on validation images). Passed settings override them.
+    """
+
+    name: str
+    run: Callable
+    parameters: tuple[str, ...]
+    defaults: Callable[[object], dict]
+    needs_prior: bool
+    summary: str
+
+    def settings(self, operator, **overrides) -> dict:
+        """The full settings a run on ``operator`` would use (defaults, then ``overrides``)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unknown = sorted(set(given) - set(self.parameters))
+        if unknown:
+            raise InvsolveError(f"solver {self.name} has no setting {', '.join(unknown)}; "
+                                f"it takes {', '.join(self.parameters) or 'none'}")
+        return {**self.defaults(operator, given), **given}
+
+    def __call__(self, operator, y: torch.Tensor, prior=None, *, generator: torch.Generator | None = None,
+                 progress: bool = False, **overrides) -> torch.Tensor:
+        if self.needs_prior and prior is None:
+            raise InvsolveError(f"solver {self.name} needs a prior; pass one")
+        if not self.needs_prior and prior is not None:
+            raise InvsolveError(f"solver {self.name} takes no prior; drop the prior or pick a diffusion solver")
+        if hasattr(operator, "check_measurement"):
+            operator.check_measurement(y)
+        elif not torch.isfinite(y).all():
+            raise InvsolveError("the measurement contains NaN or Inf values; clean the data first")
+        return self.run(operator, y, prior, generator=generator, progress=progress,
+                        **self.settings(operator, **overrides))
+
+
+SOLVERS: dict[str, Solver] = {}
+
+
+def register(solver: Solver) -> Solver:
+    SOLVERS[solver.name] = solver
+    return solver
+
+
+def get_solver(name: str) -> Solver:
+    try:
+        return SOLVERS[name]
+    except KeyError:
+        raise InvsolveError(f"unknown solver {name!r}; choose one of {', '.join(SOLVERS)}") from None

@@ -1,0 +1,62 @@
+"""Named operator settings (the paper's tasks) for any image size and channel count."""
+
+import inspect
+from dataclasses import dataclass, field
+
+import torch
+
+from invsolve.errors import InvsolveError
+from invsolve.operators.blur import BoxBlur
+from invsolve.operators.ct import ParallelBeamCT
+from invsolve.operators.superres import NearestSubsampling
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    builder: type
+    defaults: dict = field(default_factory=dict)
+    domain: str = "photo"  # which built-in data fits: "ct" (phantoms) or "photo" (photos)
+    channels: int | None = None  # fixed channel count, or None for "as the image has"
+    summary: str = ""
+
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset("ct20", ParallelBeamCT, {"views": 20, "noise": 0.0}, "ct", 1,
+           "parallel-beam CT, 20 views over [0, pi), 2N detector bins, noiseless"),
+    Preset("ct8", ParallelBeamCT, {"views": 8, "noise": 0.0}, "ct", 1,
+           "parallel-beam CT, 8 views over [0, pi), 2N detector bins, noiseless"),
+    Preset("deblur", BoxBlur, {"kernel_size": 9, "noise": 0.01}, "photo", None,
+           "9x9 uniform blur (circular), Gaussian noise 0.01"),
+    Preset("sr4", NearestSubsampling, {"factor": 4, "noise": 0.01}, "photo", None,
+           "4x nearest-neighbour subsampling, Gaussian noise 0.01"),
+)}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise InvsolveError(f"unknown operator {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def make_operator(name: str, image_size: int = 128, channels: int | None = None,
+                  device: str | torch.device = "cpu", **overrides):
+    """Build preset ``name`` for ``image_size`` x ``image_size`` images with ``channels`` channels.
+
+    Any keyword of the operator's constructor overrides the preset (``views``, ``detector_bins``,
+    ``kernel_size``, ``factor``, ``noise``...). ``noise=None`` keeps the preset's noise level.
+    """
+    preset = get_preset(name)
+    if channels is None:
+        channels = preset.channels or 1
+    if preset.channels is not None and channels != preset.channels:
+        raise InvsolveError(f"{name} takes {preset.channels}-channel images, got {channels} channels; "
+                            "convert the image to grayscale")
+    accepted = set(inspect.signature(preset.builder.__init__).parameters) - {"self", "image_size", "channels",
+                                                                             "name", "device"}
+    unknown = sorted(set(overrides) - accepted)
+    if unknown:
+        raise InvsolveError(f"{name} has no setting {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}")
+    settings = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    return preset.builder(image_size, channels=channels, name=name, device=device, **settings)

@@ -1,0 +1,96 @@
+"""`invsolve reconstruct` end to end: JSON output, files, measured data, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from invsolve.cli import main
+from invsolve.data import get_source
+from invsolve.io import read_image
+from invsolve.operators import make_operator
+
+FAST = ["--image-size", "64", "--iterations", "5"]
+
+
+def run_json(capsys, *args):
+    assert main(["reconstruct", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("op", ["ct20", "ct8", "deblur", "sr4"])
+def test_reconstruct_default_image_prints_the_json_report(capsys, op):
+    report = run_json(capsys, "--op", op, *FAST)
+    for key in ("op", "solver", "psnr", "ssim", "baseline_psnr", "baseline_ssim", "seconds"):
+        assert key in report
+    assert report["op"] == op and report["solver"] == "admm-tv"
+    assert report["input"].startswith("phantoms:test:" if op.startswith("ct") else "photos:test:")
+    assert 5 < report["psnr"] < 60 and 0 < report["ssim"] <= 1
+    assert report["settings"]["iterations"] == 5
+
+
+def test_outputs_and_figure_are_written(tmp_path, capsys):
+    out, figure = tmp_path / "rec.npy", tmp_path / "fig.png"
+    report = run_json(capsys, "--op", "ct8", *FAST, "--out", str(out), "--figure", str(figure))
+    recon = np.load(out)
+    assert recon.shape == (64, 64)
+    truth = get_source("phantoms", "test", 64)[0]
+    from invsolve.metrics import psnr
+
+    assert psnr(torch.from_numpy(recon)[None], truth) == pytest.approx(report["psnr"], abs=1e-4)
+    assert read_image(figure).shape[0] == 3  # an RGB picture
+
+
+def test_human_summary(capsys):
+    assert main(["reconstruct", "--op", "sr4", "--solver", "baseline", "--image-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "baseline" in out and "PSNR" in out and "sr4" in out
+
+
+def test_input_file_and_seeded_noise(tmp_path, capsys):
+    image = get_source("photos", "test", 64)[1]
+    np.save(tmp_path / "x.npy", image.permute(1, 2, 0).numpy())
+    first = run_json(capsys, "--op", "deblur", "--input", str(tmp_path / "x.npy"), *FAST, "--seed", "3")
+    again = run_json(capsys, "--op", "deblur", "--input", str(tmp_path / "x.npy"), *FAST, "--seed", "3")
+    other = run_json(capsys, "--op", "deblur", "--input", str(tmp_path / "x.npy"), *FAST, "--seed", "4")
+    assert first["psnr"] == again["psnr"] != other["psnr"]
+    assert first["channels"] == 3
+
+
+def test_measured_data_without_ground_truth(tmp_path, capsys):
+    x = get_source("phantoms", "test", 64)[0][None]
+    op = make_operator("ct20", 64)
+    np.save(tmp_path / "sino.npy", op.A(x)[0, 0].numpy())
+    report = run_json(capsys, "--op", "ct20", "--measurement", str(tmp_path / "sino.npy"), *FAST,
+                      "--out", str(tmp_path / "r.png"))
+    assert report["psnr"] is None and report["baseline_psnr"] is None
+    assert read_image(tmp_path / "r.png").shape == (1, 64, 64)
+
+
+def test_measurement_of_the_wrong_shape_is_refused(tmp_path, capsys):
+    np.save(tmp_path / "sino.npy", np.zeros((8, 100), dtype=np.float32))
+    assert main(["reconstruct", "--op", "ct8", "--measurement", str(tmp_path / "sino.npy"), *FAST]) == 2
+    assert "shape (B, 1, 8, 128)" in capsys.readouterr().err
+
+
+def _run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "invsolve", "reconstruct", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_bad_input_gives_one_line_exit_2_and_writes_nothing(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    np.save(tmp_path / "nan.npy", np.array([[0.5, np.nan], [0.1, 0.2]]))
+    cases = [["--op", "nope"], ["--op", "ct8", "--input", "missing.png"], ["--op", "ct8", "--input", "notes.txt"],
+             ["--op", "ct8", "--input", "nan.npy"], ["--op", "sr4", "--image-size", "66"],
+             ["--op", "ct8", "--out", "rec.jpg"], ["--op", "ct8", "--device", "tpu"]]
+    for args in cases:
+        result = _run_cli(*args, "--out", "rec.png", cwd=tmp_path) if "--out" not in args else _run_cli(*args,
+                                                                                                       cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in result.stderr, (args, result.stderr)
+        assert not (tmp_path / "rec.png").exists() and not (tmp_path / "rec.jpg").exists()

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from invsolve.metrics import psnr, ssim
+
+
+def test_gray_metrics_equal_scikit_image(generator):
+    ref = torch.rand(1, 40, 40, generator=generator)
+    x = (ref + 0.1 * torch.randn(1, 40, 40, generator=generator)).clamp(0, 1)
+    r, a = ref[0].double().numpy(), x[0].double().numpy()
+    assert psnr(x, ref) == pytest.approx(peak_signal_noise_ratio(r, a, data_range=1.0), abs=1e-9)
+    assert ssim(x, ref) == pytest.approx(structural_similarity(r, a, data_range=1.0), abs=1e-9)
+
+
+def test_colour_ssim_uses_the_channel_axis(generator):
+    ref = torch.rand(3, 40, 40, generator=generator)
+    x = (ref + 0.1 * torch.randn(3, 40, 40, generator=generator)).clamp(0, 1)
+    expected = structural_similarity(np.moveaxis(ref.double().numpy(), 0, -1), np.moveaxis(x.double().numpy(), 0, -1),
+                                     data_range=1.0, channel_axis=-1)
+    assert ssim(x, ref) == pytest.approx(expected, abs=1e-9)
+
+
+def test_values_are_clamped_to_unit_range_and_batches_give_lists(generator):
+    ref = torch.rand(2, 1, 16, 16, generator=generator)
+    outside = ref * 3 - 1
+    assert psnr(outside, ref) == psnr(outside.clamp(0, 1), ref)
+    assert len(ssim(outside, ref)) == 2
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(ref, ref[0])
