@@ -55,23 +55,37 @@ def ct_phantom_hu(seed: int, size: int = 128) -> np.ndarray:
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"phantom size must be between {MIN_SIZE} and {MAX_SIZE}, got {size}")
     factor = max(2, math.ceil(CANVAS_MIN / size))
-    canvas = _Canvas(size * factor, np.random.default_rng(seed))
+    canvas = _Canvas(size * factor, seed)
     _paint_slice(canvas)
     hu = canvas.hu.reshape(size, factor, size, factor).mean(axis=(1, 3))  # partial-volume averaging
     return hu.astype(np.float32)
 
 
 class _Canvas:
-    """An HU image on [-1, 1]^2 (x to the right = patient's left, y down = posterior)."""
+    """An HU image on [-1, 1]^2 (x to the right = patient's left, y down = posterior).
 
-    def __init__(self, n: int, rng: np.random.Generator):
-        self.n, self.rng = n, rng
+    Two random streams: ``rng`` draws the anatomy (a fixed number of draws whatever the canvas
+    size, so a seed is the same patient at every resolution) and a separate one draws the
+    pixel-sized texture and noise fields.
+    """
+
+    def __init__(self, n: int, seed: int):
+        layout, texture = np.random.SeedSequence(seed).spawn(2)
+        self.n, self.rng = n, np.random.default_rng(layout)
         self.hu = np.full((n, n), AIR)
         self.centres = (np.arange(n) + 0.5) / n * 2 - 1
         self.pixel = 2.0 / n
-        # Shared texture fields (unit variance): fine grain, and a coarser mottling.
-        self.fine = _gaussian_field(rng, n, 0.006 / self.pixel)
-        self.coarse = _gaussian_field(rng, n, 0.02 / self.pixel)
+        texture_rng = np.random.default_rng(texture)
+        # Shared texture fields (unit variance): fine grain, coarser mottling, scanner noise.
+        self.fine = _gaussian_field(texture_rng, n, 0.006 / self.pixel)
+        self.coarse = _gaussian_field(texture_rng, n, 0.02 / self.pixel)
+        self.noise = _gaussian_field(texture_rng, n, 0.6 * n / 256)
+
+    def points_in(self, mask: np.ndarray, candidates: int) -> np.ndarray:
+        """Random points (x, y) inside ``mask``: ``candidates`` uniform draws, those that fall inside."""
+        points = self.rng.uniform(-1, 1, size=(candidates, 2))
+        cols, rows = np.minimum(((points + 1) / 2 * self.n).astype(int), self.n - 1).T
+        return points[mask[rows, cols]]
 
     def box(self, cx: float, cy: float, radius: float):
         """Index window and coordinates of the pixels within ``radius`` (a square) of (cx, cy)."""
@@ -101,7 +115,7 @@ class _Canvas:
 
 
 def _gaussian_field(rng, n: int, sigma_px: float) -> np.ndarray:
-    field = ndimage.gaussian_filter(rng.standard_normal((n, n)), max(sigma_px, 0.5), mode="wrap")
+    field = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma_px, mode="wrap")
     return field / field.std()
 
 
@@ -244,8 +258,7 @@ def _paint_slice(c: _Canvas) -> None:
     _paint_ribs(c, cx, cy, ax, ay, q_ring=1 - skin - fat_fraction - muscle_wall * 0.5, region=region, body=body)
 
     # A little correlated noise inside the body, like a reconstructed scan.
-    noise = ndimage.gaussian_filter(rng.standard_normal((c.n, c.n)), 0.6 * c.n / 256)
-    c.hu[body] += rng.uniform(4, 9) * (noise / noise.std())[body]
+    c.hu[body] += rng.uniform(4, 9) * c.noise[body]
 
 
 def _paint_spine(c: _Canvas, cx, spine_y, r, body):
@@ -283,8 +296,7 @@ def _paint_ribs(c: _Canvas, cx, cy, ax, ay, q_ring, region, body):
 def _paint_lung(c: _Canvas, mask, hilum, inward: float, blood: float):
     """Lung parenchyma, a vessel tree from the hilum, vessels seen end-on and an airway tree."""
     rng = c.rng
-    ys, xs = np.nonzero(mask)
-    if len(ys) == 0:
+    if not mask.any():
         return
     c.hu[mask] = LUNG + 25 * c.coarse[mask] + 12 * c.fine[mask]
     vessel_hu = min(blood, 80.0)  # small lung vessels are partial-volume averaged anyway
@@ -297,9 +309,7 @@ def _paint_lung(c: _Canvas, mask, hilum, inward: float, blood: float):
     _paint_tree(c, _tree(rng, hilum, outward + rng.uniform(-0.8, 0.8), 0.1, 0.012, 3),
                 AIR, within=mask, wall=(20.0, 0.006), in_plane=0.7)
     # Vessels crossing the slice: dots, denser and larger near the hilum.
-    picks = rng.integers(0, len(ys), size=rng.integers(80, 160))
-    for k in picks:
-        px, py = c.centres[xs[k]], c.centres[ys[k]]
+    for px, py in c.points_in(mask, 800)[:rng.integers(80, 160)]:
         near = math.exp(-math.hypot(px - hilum[0], py - hilum[1]) / 0.3)
         c.paint(*_ellipse(c, px, py, *(2 * [0.003 + 0.012 * near * rng.uniform(0.4, 1.2)])), vessel_hu, within=mask)
 
@@ -414,9 +424,8 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
     c.paint(window, inner & (ys < level), AIR, within=cavity)
     # Bowel loops in the remaining anterior space: wall, then fluid, air or mottled stool.
     free = cavity & (c.hu < 0) & (c.hu > -200)
-    ys, xs = np.nonzero(free & (c.centres[:, None] < spine_y - spine_r))
-    for k in rng.integers(0, max(len(ys), 1), size=rng.integers(6, 14) if len(ys) else 0):
-        bx, by = c.centres[xs[k]], c.centres[ys[k]]
+    anterior = free & (c.centres[:, None] < spine_y - spine_r)
+    for bx, by in c.points_in(anterior, 200)[:rng.integers(6, 14)]:
         b_r = rng.uniform(0.03, 0.065)
         c.paint(*_ellipse(c, bx, by, b_r, b_r * rng.uniform(0.7, 1.0), rng.uniform(0, 3)), 40 + enhance,
                 texture=6, within=free)
@@ -431,7 +440,5 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
             c.paint(window, lumen, mottled, within=free)
     # Mesenteric vessels seen end-on in the fat.
     fat = cavity & (c.hu < -50) & (c.hu > -200)
-    ys, xs = np.nonzero(fat)
-    for k in rng.integers(0, max(len(ys), 1), size=rng.integers(15, 35) if len(ys) else 0):
-        c.paint(*_ellipse(c, c.centres[xs[k]], c.centres[ys[k]], *(2 * [rng.uniform(0.004, 0.012)])), blood,
-                within=fat)
+    for px, py in c.points_in(fat, 600)[:rng.integers(15, 35)]:
+        c.paint(*_ellipse(c, px, py, *(2 * [rng.uniform(0.004, 0.012)])), blood, within=fat)
