@@ -68,7 +68,7 @@ def evaluate(args) -> None:
         print(f"| {op_name} | {bp:.2f} / {bs:.3f} | {tp:.2f} / {ts:.3f} | {seconds:.1f} |", flush=True)
         for i in range(min(args.figure_images, len(x))):
             panels += [(f"{op_name} ground truth", x[i]),
-                       (f"baseline {psnr(base[i], x[i]):.2f} dB", base[i]),
+                       (f"{op.baseline_name} {psnr(base[i], x[i]):.2f} dB", base[i]),
                        (f"ADMM-TV {psnr(tv[i], x[i]):.2f} dB", tv[i])]
     if args.figure:
         save_comparison(args.figure, panels, rows=len(panels) // 3, panel_inches=2.6)

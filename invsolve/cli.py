@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from invsolve.data import get_source
+from invsolve.data import SPLITS, get_source
 from invsolve.devices import DEVICE_CHOICES, resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
@@ -71,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     tv.add_argument("--rho", type=float, help="ADMM penalty rho")
     tv.add_argument("--iterations", type=int, help="ADMM iterations")
     tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
+
+    data = commands.add_parser("data", help="look at the built-in image sources or a folder of images")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    show = data_commands.add_parser("show", help="draw the first images of a source as a labelled grid (PNG)")
+    show.add_argument("source", help="phantoms, photos or a folder path")
+    show.add_argument("--split", default="test", choices=SPLITS)
+    show.add_argument("--count", type=int, default=8, help="number of images (default 8)")
+    show.add_argument("--columns", type=int, default=4)
+    show.add_argument("--image-size", type=int, default=128, metavar="N")
+    show.add_argument("--channels", type=int, choices=[1, 3], help="default: the source's own")
+    show.add_argument("--out", required=True, metavar="FILE.png")
     return parser
 
 
@@ -79,6 +90,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "reconstruct":
             return reconstruct(args)
+        if args.command == "data":
+            return show_data(args)
     except InvsolveError as err:
         print(f"invsolve {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -148,31 +161,45 @@ def reconstruct(args) -> int:
     if args.out:
         write_image(args.out, recon[0])
     if args.figure:
-        save_comparison(args.figure, _figure_panels(args.solver, truth, baseline, recon, scores),
+        save_comparison(args.figure, _figure_panels(op.baseline_name, args.solver, truth, baseline, recon, scores),
                         title=f"{args.op}: {preset.summary}")
 
     report = {"op": args.op, "solver": args.solver, **scores, "seconds": round(seconds, 3), "input": source_label,
               "image_size": args.image_size, "channels": op.image_shape[0], "noise": op.noise_sigma,
-              "seed": args.seed, "device": str(device), "settings": settings, "operator": op.describe(),
-              "out": args.out, "figure": args.figure}
+              "baseline": op.baseline_name, "seed": args.seed, "device": str(device), "settings": settings,
+              "operator": op.describe(), "out": args.out, "figure": args.figure}
     print(json.dumps(report) if args.json else _summary(report))
     return 0
 
 
-def _figure_panels(solver_name, truth, baseline, recon, scores):
+def show_data(args) -> int:
+    _check_output(args.out, (".png",), "--out")
+    source = get_source(args.source, args.split, args.image_size, args.channels)
+    count = min(args.count, len(source))
+    if count < 1:
+        raise InvsolveError(f"--count must be at least 1, got {args.count}")
+    panels = [(source.label(i), source[i]) for i in range(count)]
+    rows = -(-count // max(args.columns, 1))
+    save_comparison(args.out, panels, rows=rows, title=f"{args.source} ({args.split}, {args.image_size}x"
+                                                       f"{args.image_size})", panel_inches=2.2)
+    print(f"wrote {args.out}: {count} of {len(source)} {args.split} images of {args.source}")
+    return 0
+
+
+def _figure_panels(baseline_name, solver_name, truth, baseline, recon, scores):
     def title(name, p, s):
         return name if p is None else f"{name}\nPSNR {p:.2f} dB  SSIM {s:.3f}"
 
     panels = [] if truth is None else [("ground truth", truth[0])]
-    return panels + [(title("baseline", scores["baseline_psnr"], scores["baseline_ssim"]), baseline[0]),
+    return panels + [(title(baseline_name, scores["baseline_psnr"], scores["baseline_ssim"]), baseline[0]),
                      (title(solver_name, scores["psnr"], scores["ssim"]), recon[0])]
 
 
 def _summary(r: dict) -> str:
     lines = [f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), "
              f"noise {r['noise']:g})"]
-    for name, p, s in (("baseline", r["baseline_psnr"], r["baseline_ssim"]), (r["solver"], r["psnr"], r["ssim"])):
-        lines.append(f"  {name:<10} " + ("(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"))
+    for name, p, s in ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (r["solver"], r["psnr"], r["ssim"])):
+        lines.append(f"  {name:<20} " + ("(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"))
     lines.append(f"  {r['solver']} took {r['seconds']:.1f} s on {r['device']}")
     lines += [f"  wrote {path}" for path in (r["out"], r["figure"]) if path]
     return "\n".join(lines)

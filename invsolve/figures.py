@@ -17,8 +17,9 @@ def save_comparison(path: str | os.PathLike, panels: list[tuple[str, torch.Tenso
     import matplotlib.pyplot as plt
 
     cols = -(-len(panels) // rows)
-    fig, axes = plt.subplots(rows, cols, figsize=(panel_inches * cols, panel_inches * rows + (0.4 if title else 0)),
-                             squeeze=False)
+    title_inches = 0.25 * max(str(label).count("\n") + 1 for label, _ in panels)  # room for panel titles
+    height = (panel_inches + title_inches) * rows + (0.4 if title else 0)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(panel_inches * cols, height))
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, image) in zip(axes.flat, panels):

@@ -29,6 +29,7 @@ class OperatorMixin:
     """
 
     name: str
+    baseline_name: str  # what baseline() is, for figures and reports
     image_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
     noise_sigma: float

@@ -25,6 +25,7 @@ class BoxBlur(OperatorMixin, BlurFFT):
         super().__init__(img_size=(channels, image_size, image_size), filter=kernel,
                          noise_model=noise_model_for(noise), device=device)
         self.name = name
+        self.baseline_name = "blurred image"
         self.kernel_size = kernel_size
         self.noise_sigma = float(noise)
         self.image_shape = self.measurement_shape = (channels, image_size, image_size)

@@ -46,6 +46,7 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
         super().__init__(noise_model=noise_model_for(noise), img_size=(channels, image_size, image_size),
                          device=device)
         self.name = name or f"ct{views}"
+        self.baseline_name = "FBP"
         self.views, self.detector_bins = views, detector_bins
         self.noise_sigma = float(noise)
         self.image_shape = (channels, image_size, image_size)

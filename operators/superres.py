@@ -24,6 +24,7 @@ class NearestSubsampling(OperatorMixin, Downsampling):
         super().__init__(img_size=(channels, image_size, image_size), filter=None, factor=factor,
                          noise_model=noise_model_for(noise), device=device)
         self.name = name or f"sr{factor}"
+        self.baseline_name = "nearest upsampling"
         self.factor = factor
         self.noise_sigma = float(noise)
         self.image_shape = (channels, image_size, image_size)

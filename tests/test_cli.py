@@ -47,7 +47,7 @@ def test_outputs_and_figure_are_written(tmp_path, capsys):
 def test_human_summary(capsys):
     assert main(["reconstruct", "--op", "sr4", "--solver", "baseline", "--image-size", "64"]) == 0
     out = capsys.readouterr().out
-    assert "baseline" in out and "PSNR" in out and "sr4" in out
+    assert "nearest upsampling" in out and "PSNR" in out and "sr4" in out
 
 
 def test_input_file_and_seeded_noise(tmp_path, capsys):
@@ -76,21 +76,37 @@ def test_measurement_of_the_wrong_shape_is_refused(tmp_path, capsys):
     assert "shape (B, 1, 8, 128)" in capsys.readouterr().err
 
 
-def _run_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "invsolve", "reconstruct", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+BAD_INPUTS = [["--op", "nope"], ["--op", "ct8", "--input", "missing.png"], ["--op", "ct8", "--input", "notes.txt"],
+              ["--op", "ct8", "--input", "nan.npy"], ["--op", "sr4", "--image-size", "66"],
+              ["--op", "ct8", "--out", "rec.jpg"], ["--op", "ct8", "--device", "tpu"],
+              ["--op", "ct8", "--window", "5"]]
 
 
-def test_bad_input_gives_one_line_exit_2_and_writes_nothing(tmp_path):
+@pytest.fixture
+def bad_files(tmp_path, monkeypatch):
     (tmp_path / "notes.txt").write_text("not an image")
     np.save(tmp_path / "nan.npy", np.array([[0.5, np.nan], [0.1, 0.2]]))
-    cases = [["--op", "nope"], ["--op", "ct8", "--input", "missing.png"], ["--op", "ct8", "--input", "notes.txt"],
-             ["--op", "ct8", "--input", "nan.npy"], ["--op", "sr4", "--image-size", "66"],
-             ["--op", "ct8", "--out", "rec.jpg"], ["--op", "ct8", "--device", "tpu"]]
-    for args in cases:
-        result = _run_cli(*args, "--out", "rec.png", cwd=tmp_path) if "--out" not in args else _run_cli(*args,
-                                                                                                       cwd=tmp_path)
-        assert result.returncode == 2, (args, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in result.stderr, (args, result.stderr)
-        assert not (tmp_path / "rec.png").exists() and not (tmp_path / "rec.jpg").exists()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", BAD_INPUTS, ids=lambda a: " ".join(a))
+def test_bad_input_gives_one_line_exit_2_and_writes_nothing(bad_files, capsys, args):
+    args = args if "--out" in args else [*args, "--out", "rec.png"]
+    try:
+        code = main(["reconstruct", *args])
+    except SystemExit as exit_:  # argparse's own exit
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], err
+    assert not (bad_files / "rec.png").exists() and not (bad_files / "rec.jpg").exists()
+
+
+@pytest.mark.parametrize("args", [BAD_INPUTS[0], BAD_INPUTS[3]], ids=["unknown-op", "nan-input"])
+def test_the_console_command_prints_no_traceback(bad_files, args):
+    result = subprocess.run([sys.executable, "-m", "invsolve", "reconstruct", *args], capture_output=True, text=True,
+                            cwd=bad_files, timeout=300)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

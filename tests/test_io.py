@@ -90,3 +90,9 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InvsolveError, match="must end in"):
         write_image(tmp_path / "out.jpg", torch.zeros(1, 4, 4))
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    (tmp_path / "plain.txt").write_text("x")
+    write_image(tmp_path / "image.png", torch.zeros(1, 4, 4))
+    assert (tmp_path / "image.png").stat().st_mode == (tmp_path / "plain.txt").stat().st_mode

@@ -19,10 +19,10 @@ from invsolve.solvers.registry import Solver, register
 #: ``python -m invsolve.benchmarks.classical tune`` (docs/reconstruction.md has the runs).
 #: rho is set to rho_factor * lam, so a user who changes lam keeps a sensible penalty.
 TUNED = {
-    "ct20": {"lam": 0.03, "rho_factor": 30.0, "iterations": 200},
-    "ct8": {"lam": 0.01, "rho_factor": 30.0, "iterations": 200},
-    "deblur": {"lam": 0.01, "rho_factor": 30.0, "iterations": 200},
-    "sr4": {"lam": 0.001, "rho_factor": 30.0, "iterations": 200},
+    "ct20": {"lam": 0.03, "rho_factor": 3.0, "iterations": 200},
+    "ct8": {"lam": 0.03, "rho_factor": 30.0, "iterations": 200},
+    "deblur": {"lam": 0.001, "rho_factor": 3.0, "iterations": 200},
+    "sr4": {"lam": 3e-5, "rho_factor": 300.0, "iterations": 200},
 }
 GENERIC = {"iterations": 200, "cg_iterations": 3, "tv": "isotropic"}
 

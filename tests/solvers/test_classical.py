@@ -69,13 +69,16 @@ def test_admm_tv_reaches_the_minimum_found_independently(generator):
 
 
 def test_admm_tv_treats_each_image_of_a_batch_on_its_own(generator):
+    """Solving a batch equals solving each image alone. In float64 the two agree to ~1e-7; a
+    variant whose CG inner products run over the whole batch differs by ~3e-4."""
     op = make_operator("deblur", 32)
-    x = torch.cat([_piecewise_constant(), torch.rand(1, 1, 32, 32, generator=generator)])
+    x = torch.cat([_piecewise_constant(), torch.rand(1, 1, 32, 32, generator=generator)]).double()
     y = op.simulate(x, generator)
     admm = get_solver("admm-tv")
-    together = admm(op, y, iterations=20)
-    alone = torch.cat([admm(op, y[i:i + 1], iterations=20) for i in range(2)])
-    assert torch.allclose(together, alone, atol=1e-5)
+    settings = {"lam": 0.01, "rho": 0.1, "iterations": 20}
+    together = admm(op, y, **settings)
+    alone = torch.cat([admm(op, y[i:i + 1], **settings) for i in range(2)])
+    assert (together - alone).abs().max() < 1e-6
 
 
 def test_anisotropic_tv_runs_and_differs():
