@@ -14,13 +14,12 @@ import time
 
 import torch
 
-from invsolve.data import get_source
+from invsolve.data import SOURCE_FOR_DOMAIN, get_source
 from invsolve.figures import save_comparison
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.solvers import get_solver
 
-SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
 
 
 def simulate(op_name: str, split: str, count: int, image_size: int, seed: int):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from invsolve.data import SPLITS, get_source
+from invsolve.data import SOURCE_FOR_DOMAIN, SPLITS, get_source
 from invsolve.devices import DEVICE_CHOICES, resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
@@ -22,7 +22,6 @@ from invsolve.metrics import psnr, ssim
 from invsolve.operators import PRESETS, get_preset, make_operator
 from invsolve.solvers import SOLVERS, get_solver
 
-SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
 OUTPUT_SUFFIXES = (".png", ".npy")
 
 

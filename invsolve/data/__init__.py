@@ -18,6 +18,8 @@ from invsolve.io import READABLE_SUFFIXES, convert_channels, is_dicom_file, read
 
 SPLITS = tuple(SPLIT_SEED_BASE)
 BUILTIN_SOURCES = ("phantoms", "photos")
+#: The built-in source matching an operator preset's domain (``Preset.domain``).
+SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
 
 
 class ImageSource(Sequence):
@@ -147,5 +149,5 @@ def _readable(path: Path) -> bool:
     return suffix == "" and is_dicom_file(path)
 
 
-__all__ = ["ImageSource", "Phantoms", "Photos", "Folder", "get_source", "SPLITS", "VIEWS", "ct_phantom",
-           "phantom_seed", "np"]
+__all__ = ["ImageSource", "Phantoms", "Photos", "Folder", "get_source", "SPLITS", "SOURCE_FOR_DOMAIN", "VIEWS",
+           "ct_phantom", "phantom_seed"]

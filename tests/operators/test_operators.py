@@ -61,19 +61,19 @@ def test_default_noise_levels_follow_the_facts_sheet():
     assert make_operator("sr4", 32).noise_sigma == 0.01
 
 
-@pytest.mark.parametrize("fbp_filter,smoothing", [("Ram-Lak", 0.0), ("Hann", 1.0)])
-def test_fbp_of_180_noiseless_views_recovers_a_phantom(fbp_filter, smoothing):
-    """Unapodised FBP (Ram-Lak) recovers the detailed phantom within 10% (measured 7.5%); the
-    default Hann filter (frequency scaling 0.9) smooths fine detail on purpose, so it is held to
-    10% on the phantom band-limited by a 1-pixel Gaussian (measured 4.7%; 13.5% unsmoothed)."""
+@pytest.mark.parametrize("fbp_filter,frequency_scaling", [("Ram-Lak", 1.0), ("Hann", 0.9)])
+def test_fbp_of_180_noiseless_views_recovers_the_phantoms(fbp_filter, frequency_scaling):
+    """FBP from 180 noiseless views is within 10% relative error on the first four test phantoms,
+    band-limited by a 1-pixel Gaussian (measured: Ram-Lak 2.1-2.9%, Hann 0.9 (the default)
+    4.1-6.4%). Unsmoothed, the lungs' pixel-sized vessels are finer than 180 views resolve at
+    128 pixels (about pi/2 * 128 = 201 views are needed): Ram-Lak 6.1-10.8%, Hann 11-19%."""
     from scipy import ndimage
 
-    x = torch.from_numpy(ndimage.gaussian_filter(ct_phantom(2_000_000, 128), smoothing))[None, None]
-    op = make_operator("ct20", 128, views=180, fbp_filter=fbp_filter, fbp_frequency_scaling=1.0 if
-                       fbp_filter == "Ram-Lak" else 0.9)
-    fbp = op.A_dagger(op.A(x))
-    relative_error = ((fbp - x).norm() / x.norm()).item()
-    assert relative_error < 0.10
+    op = make_operator("ct20", 128, views=180, fbp_filter=fbp_filter, fbp_frequency_scaling=frequency_scaling)
+    for seed in range(2_000_000, 2_000_004):
+        x = torch.from_numpy(ndimage.gaussian_filter(ct_phantom(seed, 128), 1.0))[None, None]
+        fbp = op.A_dagger(op.A(x))
+        assert ((fbp - x).norm() / x.norm()).item() < 0.10
 
 
 def test_ct_geometry_matches_the_paper():
