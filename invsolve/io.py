@@ -76,14 +76,19 @@ def square_resize(image: torch.Tensor, size: int) -> torch.Tensor:
     """Centre-crop to a square, then resize to ``size`` x ``size`` (anti-aliased bilinear)."""
     if size < 8:
         raise InvsolveError(f"image size must be at least 8 pixels, got {size}")
-    _, h, w = image.shape
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    image = image[:, top:top + side, left:left + side]
-    if side != size:
+    image = centre_square(image)
+    if image.shape[-1] != size:
         image = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True,
                               align_corners=False)[0].clamp(0, 1)
     return image.contiguous()
+
+
+def centre_square(image: torch.Tensor) -> torch.Tensor:
+    """The largest centred square of a (C, H, W) image."""
+    _, h, w = image.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return image[:, top:top + side, left:left + side]
 
 
 def read_measurement(path: str | os.PathLike) -> torch.Tensor:

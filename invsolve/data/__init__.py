@@ -14,7 +14,7 @@ import torch
 from invsolve.data.phantoms import MAX_SIZE, MIN_SIZE, SPLIT_SEED_BASE, ct_phantom, phantom_seed
 from invsolve.data.photos import VIEWS, photo_entries
 from invsolve.errors import InvsolveError
-from invsolve.io import READABLE_SUFFIXES, convert_channels, is_dicom_file, read_image, square_resize
+from invsolve.io import READABLE_SUFFIXES, centre_square, convert_channels, is_dicom_file, read_image, square_resize
 
 SPLITS = tuple(SPLIT_SEED_BASE)
 BUILTIN_SOURCES = ("phantoms", "photos")
@@ -78,12 +78,9 @@ class Photos(ImageSource):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         path, view = self.entries[self._check_index(index)]
-        square = read_image(path, channels=self.channels)
-        _, h, w = square.shape
-        side = min(h, w)
-        square = square[:, (h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        square = centre_square(read_image(path, channels=self.channels))
         if view != "full":
-            half = side // 2
+            half = square.shape[-1] // 2
             top = half if view.startswith("bottom") else 0
             left = half if view.endswith("right") else 0
             square = square[:, top:top + half, left:left + half]

@@ -12,8 +12,9 @@ from invsolve.errors import InvsolveError
 class Solver:
     """A named reconstruction method: ``solver(operator, y, prior, generator=..., **settings) -> x``.
 
-    ``parameters`` names its settings; ``defaults(operator)`` gives the values used when none are
-    passed (per-preset values chosen on validation images). Passed settings override them.
+    ``parameters`` names its settings; ``defaults(operator, given)`` gives the values used for the
+    settings not in ``given`` (per-preset values chosen on validation images; ``given`` lets a
+    default depend on a passed setting, e.g. ADMM's rho on lam). Passed settings override them.
     """
 
     name: str
