@@ -21,7 +21,6 @@ from invsolve.operators import get_preset, make_operator
 from invsolve.solvers import get_solver
 
 
-
 def simulate(op_name: str, split: str, count: int, image_size: int, seed: int):
     """Ground truth, operator and seeded measurements for the first ``count`` images of ``split``."""
     source = get_source(SOURCE_FOR_DOMAIN[get_preset(op_name).domain], split, image_size)
