@@ -7,19 +7,26 @@ Bad input gives one line on stderr and exit status 2; outputs are written atomic
 
 import argparse
 import json
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from invsolve.data import SOURCE_FOR_DOMAIN, SPLITS, get_source
 from invsolve.devices import DEVICE_CHOICES, resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
-from invsolve.io import read_image, read_measurement, write_image
+from invsolve.io import atomic_write, read_image, read_measurement, write_image
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import PRESETS, get_preset, make_operator
+from invsolve.priors import NETWORK_SIZES, TrainingConfig, load, train
+from invsolve.priors.training import companion_paths
+from invsolve.solvers.prior_sampling import SAMPLING_METHODS, sample_prior
+from invsolve.solvers.schedule import SCHEDULE_KINDS
 from invsolve.solvers import SOLVERS, get_solver
 
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -81,7 +88,86 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--image-size", type=int, default=128, metavar="N")
     show.add_argument("--channels", type=int, choices=[1, 3], help="default: the source's own")
     show.add_argument("--out", required=True, metavar="FILE.png")
+    _add_train_parser(commands)
+    _add_sample_parser(commands)
     return parser
+
+
+def _add_sample_parser(commands) -> None:
+    sample = commands.add_parser(
+        "sample", help="draw unconditional samples from a trained prior (what did it learn?)",
+        description="Draw samples from a prior alone, no measurements: annealed Langevin dynamics (the prior "
+                    "half of PaDIS Algorithm 1) or the reverse VE SDE, over the prior's sigma range.")
+    sample.add_argument("--prior", required=True, metavar="FILE", help="a prior file from invsolve train")
+    sample.add_argument("-n", "--count", type=int, default=4, help="number of samples (default 4)")
+    sample.add_argument("--out", required=True, metavar="FILE.png", help="a labelled grid of the samples (.png); "
+                                                                         ".npy keeps the raw (n, C, N, N) array")
+    sample.add_argument("--method", default="langevin", choices=SAMPLING_METHODS, help="default: langevin")
+    sample.add_argument("--steps", type=int, default=100, help="noise levels (default 100)")
+    sample.add_argument("--inner", type=int, default=5, help="Langevin iterations per level (default 5)")
+    sample.add_argument("--schedule", default="edm", choices=SCHEDULE_KINDS, help="default: edm (rho 7)")
+    sample.add_argument("--image-size", type=int, metavar="N", help="default: the size the prior was trained for")
+    sample.add_argument("--fixed-grid", action="store_true", help="ablation: one fixed patch grid, no random shift")
+    sample.add_argument("--no-positional", action="store_true", help="ablation: zero the position channels")
+    sample.add_argument("--patch-size", type=int, help="inference patch size (default: the prior's)")
+    sample.add_argument("--pad", type=int, help="inference pad (default: the tightest for the grid)")
+    sample.add_argument("--columns", type=int, default=4)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _add_train_parser(commands) -> None:
+    defaults = TrainingConfig(out="")
+    train = commands.add_parser(
+        "train", help="train a PaDIS patch prior or a whole-image prior",
+        description="Train a diffusion prior with the EDM loss. One process by default; under "
+                    "`torchrun --nproc_per_node K` each process trains a DDP replica (gloo on CPU, nccl on GPU).")
+    train.add_argument("--prior", default="padis", choices=["padis", "whole"], help="default: padis")
+    train.add_argument("--data", default=defaults.data, metavar="{phantoms,photos,DIR}",
+                       help="training images: phantoms, photos or a folder (its train/ subfolder if it has one)")
+    train.add_argument("--image-size", type=int, default=defaults.image_size, metavar="N",
+                       help=f"image side (default {defaults.image_size})")
+    train.add_argument("--channels", type=int, choices=[1, 3], help="default: the data's own")
+    train.add_argument("--patch-sizes", type=_int_list, default=defaults.patch_sizes, metavar="P1,P2,...",
+                       help="patch sizes drawn per step (default 32,16,8); the largest is used at inference")
+    train.add_argument("--patch-probs", type=_float_list, default=defaults.patch_probs, metavar="p1,p2,...",
+                       help="their probabilities (default 0.5,0.3,0.2)")
+    train.add_argument("--pad", type=int, help="zero border of the training images (default: the tightest grid pad "
+                                               "of the largest patch, N//P*P+P-N capped at P-1)")
+    train.add_argument("--no-positional", dest="positional", action="store_false",
+                       help="train without position channels (the paper's ablation)")
+    train.add_argument("--net", default=defaults.net, choices=list(NETWORK_SIZES), help="network size (default small)")
+    train.add_argument("--batch", type=int, default=defaults.batch,
+                       help="patches per step at the largest patch size; smaller patches get proportionally more "
+                            f"(default {defaults.batch})")
+    train.add_argument("--lr", type=float, default=defaults.lr, help=f"Adam learning rate (default {defaults.lr:g})")
+    train.add_argument("--ema-halflife", type=float, default=defaults.ema_halflife, metavar="IMAGES",
+                       help="EMA half-life in images, ramped up as 5%% of the images seen (default 500000)")
+    train.add_argument("--max-images", type=int, metavar="N",
+                       help="train on the first N images only (default: all; phantoms: 1000)")
+    train.add_argument("--duration", default=defaults.duration,
+                       help="training time (30m, 2h) or images (200k, 1.5M); default 30m")
+    train.add_argument("--checkpoint-every", default=defaults.checkpoint_every, metavar="TIME",
+                       help="save the prior and the training state this often (default 10m)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    train.add_argument("--out", required=True, metavar="FILE.safetensors",
+                       help="the prior file; FILE.state.safetensors (for --resume) and FILE.log.csv go beside it")
+    train.add_argument("--resume", action="store_true", help="continue the run whose state is beside --out")
 
 
 def main(argv=None) -> int:
@@ -91,6 +177,10 @@ def main(argv=None) -> int:
             return reconstruct(args)
         if args.command == "data":
             return show_data(args)
+        if args.command == "sample":
+            return sample_from_prior(args)
+        if args.command == "train":
+            return train_prior(args, argv if argv is not None else sys.argv[1:])
     except InvsolveError as err:
         print(f"invsolve {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -168,6 +258,42 @@ def reconstruct(args) -> int:
               "baseline": op.baseline_name, "seed": args.seed, "device": str(device), "settings": settings,
               "operator": op.describe(), "out": args.out, "figure": args.figure}
     print(json.dumps(report) if args.json else _summary(report))
+    return 0
+
+
+def train_prior(args, argv) -> int:
+    _check_output(args.out, (".safetensors",), "--out")
+    config = TrainingConfig(**{k: v for k, v in vars(args).items() if k != "command"},
+                            command=shlex.join(["invsolve", *argv]))
+    out = train(config, progress=sys.stderr.isatty())
+    if int(os.environ.get("RANK", "0")) == 0:
+        trained = load(out).config["training"]
+        _, state, log = companion_paths(out)
+        print(f"wrote {out}: {trained['steps']} steps, {trained['images']:.0f} images in {trained['seconds']:.0f} s; "
+              f"loss log {log}, training state {state}")
+    return 0
+
+
+def sample_from_prior(args) -> int:
+    _check_output(args.out, (".png", ".npy"), "--out")
+    device = resolve_device(args.device)
+    ablations = {"random_shift": False if args.fixed_grid else None,
+                 "positional_encoding": False if args.no_positional else None,
+                 "patch_size": args.patch_size, "pad": args.pad}
+    prior = load(args.prior, device, **{k: v for k, v in ablations.items() if v is not None})
+    generator = torch.Generator(device).manual_seed(args.seed)
+    start = time.perf_counter()
+    samples, nfe = sample_prior(prior, args.count, image_size=args.image_size, method=args.method, steps=args.steps,
+                                inner=args.inner, schedule=args.schedule, generator=generator, device=device,
+                                progress=sys.stderr.isatty())
+    seconds = time.perf_counter() - start
+    if args.out.lower().endswith(".npy"):
+        atomic_write(args.out, lambda f: np.save(f, samples.cpu().numpy()))
+    else:
+        panels = [(f"seed {args.seed}, #{i + 1}", image) for i, image in enumerate(samples)]
+        save_comparison(args.out, panels, rows=-(-args.count // max(args.columns, 1)), panel_inches=2.2,
+                        title=f"{Path(args.prior).name}: {prior.describe()}\n{args.method}, {nfe} NFEs")
+    print(f"wrote {args.out}: {args.count} samples, {nfe} NFEs in {seconds:.1f} s on {device} ({prior.describe()})")
     return 0
 
 

@@ -1,0 +1,44 @@
+"""The one loop every diffusion solver runs: noise levels x inner iterations, with NFE counting,
+a progress bar, a guard against non-finite iterates and an optional callback."""
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from invsolve.errors import InvsolveError
+from invsolve.solvers.schedule import NoiseSchedule
+
+
+class CountedPrior:
+    """Calls a prior and counts network function evaluations (one per call, for the whole batch)."""
+
+    def __init__(self, prior):
+        self.prior, self.nfe = prior, 0
+
+    def denoise(self, x, sigma, generator=None):
+        self.nfe += 1
+        return self.prior(x, sigma, generator=generator)
+
+    def score(self, x, sigma, generator=None):
+        return (self.denoise(x, sigma, generator) - x) / sigma**2
+
+
+def diffusion_loop(x: torch.Tensor, schedule: NoiseSchedule, inner: int, step: Callable, *, name: str,
+                   progress: bool = False, callback: Callable | None = None) -> torch.Tensor:
+    """Run ``x = step(x, sigma, next_sigma, final)`` ``inner`` times per noise level.
+
+    ``next_sigma`` is the following level (0 after the last); ``final`` is true on the very last
+    call, where samplers add no noise. ``callback(level, sigma, x)`` sees x after each level.
+    """
+    sigmas = schedule.sigmas().tolist()
+    levels = list(zip(sigmas, sigmas[1:] + [0.0], strict=True))
+    for level, (sigma, next_sigma) in enumerate(tqdm(levels, desc=name, disable=not progress, leave=False)):
+        for k in range(inner):
+            x = step(x, sigma, next_sigma, level == len(levels) - 1 and k == inner - 1)
+            if not torch.isfinite(x).all():
+                raise InvsolveError(f"{name}: the iterate became NaN/Inf at noise level {level + 1}/{len(levels)} "
+                                    f"(sigma {sigma:.4g}); lower the step size (zeta) or raise sigma_min")
+        if callback is not None:
+            callback(level, sigma, x)
+    return x

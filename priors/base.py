@@ -1,0 +1,56 @@
+"""The Prior interface: a denoiser D(x, sigma) ~ E[x0 | x0 + sigma n] on [0, 1] images (VE convention).
+
+A prior is a deepinv ``Denoiser``, so ``prior(x, sigma)`` also works inside deepinv's samplers.
+Its score follows from Tweedie's formula: score(x, sigma) = (D(x, sigma) - x) / sigma^2.
+"""
+
+import torch
+from deepinv.models import Denoiser
+
+from invsolve.errors import InvsolveError
+
+
+class Prior(Denoiser):
+    """Base class: subclasses implement ``denoise(x, sigma, generator)`` with ``sigma`` of shape (B, 1, 1, 1).
+
+    Attributes every prior knows: ``channels``, ``image_size`` (the size it was trained for; it may
+    still accept other sizes), ``sigma_min`` and ``sigma_max`` (the noise range it is meant for).
+    Randomness inside the denoiser (PaDIS's patch shift) comes from the optional ``generator``.
+    """
+
+    channels: int
+    image_size: int
+    sigma_min: float = 0.002
+    sigma_max: float = 10.0
+
+    def forward(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
+        return self.denoise(x, self.sigma_per_image(sigma, x), generator)
+
+    def score(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None) -> torch.Tensor:
+        """grad log p_sigma(x) = (D(x, sigma) - x) / sigma^2."""
+        sigma = self.sigma_per_image(sigma, x)
+        return (self.denoise(x, sigma, generator) - x) / sigma**2
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def check_image(self, x: torch.Tensor) -> None:
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise InvsolveError(f"{type(self).__name__} expects images of shape (B, {self.channels}, H, W), "
+                                f"got {tuple(x.shape)}")
+
+    @staticmethod
+    def sigma_per_image(sigma, x: torch.Tensor) -> torch.Tensor:
+        """A float, a 0-d tensor or a (B,) tensor as a (B, 1, 1, 1) tensor on x's device and dtype."""
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+        if sigma.numel() == 1:
+            sigma = sigma.reshape(1).expand(x.shape[0])
+        if sigma.shape != (x.shape[0],) and sigma.shape != (x.shape[0], 1, 1, 1):
+            raise InvsolveError(f"sigma must be a number or one value per image ({x.shape[0]}), "
+                                f"got shape {tuple(sigma.shape)}")
+        if not (sigma > 0).all():
+            raise InvsolveError("sigma must be positive")
+        return sigma.reshape(-1, 1, 1, 1)
+
+    def describe(self) -> str:
+        return f"{type(self).__name__}: {self.channels} channel(s), trained at {self.image_size}px"

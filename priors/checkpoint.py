@@ -1,0 +1,104 @@
+"""Checkpoint files: one ``.safetensors`` file, its header holding a JSON config and a checksum.
+
+Nothing is ever unpickled. The header's ``invsolve`` entry is the JSON config; ``sha256`` is the
+digest of the file's tensor bytes, so a flipped or missing byte is refused rather than loaded as
+wrong weights. ``load(path)`` turns a prior file into a ready ``PatchPrior`` or ``WholeImagePrior``.
+"""
+
+import hashlib
+import json
+import os
+import struct
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from invsolve.errors import InvsolveError
+from invsolve.io import atomic_write
+from invsolve.priors.network import EDMNetwork
+from invsolve.priors.patch_prior import PatchPrior
+from invsolve.priors.whole_image import WholeImagePrior
+
+FORMAT_VERSION = 1
+PRIOR_KINDS = ("padis", "whole")
+
+
+def write_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
+    """Write ``tensors`` and ``config`` atomically (a crash leaves the old file, never half a file)."""
+    tensors = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
+    digest = hashlib.sha256(_data_section(save_tensors(tensors))).hexdigest()
+    metadata = {"invsolve": json.dumps(config, sort_keys=True), "format_version": str(FORMAT_VERSION),
+                "sha256": digest}
+    blob = save_tensors(tensors, metadata=metadata)
+    return atomic_write(path, lambda f: f.write(blob))
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(config, tensors) of a checkpoint file, after checking it is whole and ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvsolveError(f"checkpoint {path} does not exist")
+    blob = path.read_bytes()
+    try:
+        header_size = struct.unpack("<Q", blob[:8])[0]
+        metadata = json.loads(blob[8:8 + header_size]).get("__metadata__") or {}
+    except (struct.error, ValueError, AttributeError):
+        raise InvsolveError(f"{path} is not a safetensors checkpoint (truncated or a different kind of file)") from None
+    if "invsolve" not in metadata:
+        raise InvsolveError(f"{path} is a safetensors file but not an invsolve checkpoint (no invsolve config)")
+    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
+        raise InvsolveError(f"{path} was written by a newer invsolve (format {metadata['format_version']}); upgrade")
+    if hashlib.sha256(_data_section(blob)).hexdigest() != metadata.get("sha256"):
+        raise InvsolveError(f"{path} is corrupted or truncated: its tensor bytes do not match the checksum "
+                            "in its header; copy or train it again")
+    try:
+        tensors = load_tensors(blob)
+        config = json.loads(metadata["invsolve"])
+    except (SafetensorError, ValueError) as error:
+        raise InvsolveError(f"{path} is corrupted: {error}") from None
+    return config, tensors
+
+
+def _data_section(blob: bytes) -> bytes:
+    header_size = struct.unpack("<Q", blob[:8])[0]
+    return blob[8 + header_size:]
+
+
+def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options):
+    """Build the prior a config describes and load ``weights`` into its network."""
+    kind = config.get("kind")
+    if kind not in PRIOR_KINDS:
+        raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads {', '.join(PRIOR_KINDS)}")
+    network = EDMNetwork(**config["network"])
+    try:
+        network.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[1:2] or [str(error)]
+        raise InvsolveError(f"checkpoint weights do not match its network config: {first[0].strip()}") from None
+    sigma_range = dict(sigma_min=config["sigma_min"], sigma_max=config["sigma_max"])
+    if kind == "whole":
+        unknown = set(options) - {"max_batch"}
+        if unknown:
+            raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(unknown))}")
+        return WholeImagePrior(network, config["image_size"], **sigma_range)
+    settings = dict(patch_size=config["patch_size"], pad=config.get("pad"),
+                    positional_encoding=network.positional) | {k: v for k, v in options.items() if v is not None}
+    return PatchPrior(network, config["image_size"], **settings, **sigma_range)
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):
+    """The prior stored in ``path``, in eval mode on ``device``.
+
+    ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
+    ``random_shift``, ``positional_encoding``, ``max_batch``.
+    """
+    config, tensors = read_checkpoint(path)
+    if "kind" not in config:
+        raise InvsolveError(f"{path} is an invsolve training-state file, not a prior; "
+                            "load the prior file written beside it")
+    prior = prior_from_config(config, tensors, **options)
+    prior.config = config
+    return prior.to(device).eval()

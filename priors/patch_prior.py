@@ -1,0 +1,93 @@
+"""PaDIS: a whole-image denoiser assembled from a patch network over a randomly shifted patch grid."""
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
+from invsolve.priors.network import EDMNetwork
+from invsolve.priors.patches import PatchGrid, default_pad
+from invsolve.priors.positions import position_channels
+
+
+class PatchPrior(Prior):
+    """D(x, sigma) from patch denoisers (PaDIS, Hu et al. 2024).
+
+    Per evaluation: zero-pad by ``pad``, draw a fresh shift, cut the (N//P + 1)^2 grid of P x P
+    patches, denoise them as one batch at the same sigma (with their position channels), put the
+    outputs back and crop to the image. Pixels outside the image enter the network as zero plus
+    fresh N(0, sigma^2) noise, which is what a noisy zero-padded image holds there (training adds
+    noise to the whole patch, border included).
+
+    ``max_batch`` bounds the patches per network call (and, under autograd, the activations held at
+    once, through checkpointing) so memory stays flat as images grow. Ablations:
+    ``random_shift=False`` keeps one fixed grid (the seams of naive patch assembly);
+    ``positional_encoding=False`` feeds zeros in the position channels of a network trained with them.
+    """
+
+    def __init__(self, network: EDMNetwork, image_size: int, patch_size: int, pad: int | None = None, *,
+                 random_shift: bool = True, positional_encoding: bool = True, max_batch: int | None = None,
+                 sigma_min: float = 0.002, sigma_max: float = 10.0):
+        super().__init__()
+        if patch_size % network.size_multiple:
+            raise InvsolveError(f"patch size {patch_size} must be a multiple of {network.size_multiple} "
+                                f"for the {network.size} network")
+        if positional_encoding and not network.positional:
+            raise InvsolveError("this network was trained without position channels; "
+                                "positional_encoding must be False")
+        if max_batch is not None and max_batch < 1:
+            raise InvsolveError(f"max_batch must be at least 1, got {max_batch}")
+        self.network, self.patch_size, self.pad = network, patch_size, pad
+        self.channels, self.image_size = network.channels, image_size
+        self.random_shift, self.positional_encoding, self.max_batch = random_shift, positional_encoding, max_batch
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        self.grid(image_size)  # refuse an impossible pad now, not at the first evaluation
+
+    def grid(self, image_size: int) -> PatchGrid:
+        pad = default_pad(image_size, self.patch_size) if self.pad is None else self.pad
+        return PatchGrid(image_size, self.patch_size, pad)
+
+    def denoise(self, x, sigma, generator=None):
+        self.check_image(x)
+        if x.shape[-1] != x.shape[-2]:
+            raise InvsolveError(f"PatchPrior works on square images, got {x.shape[-2]}x{x.shape[-1]}")
+        grid = self.grid(x.shape[-1])
+        shift = grid.random_shift(generator) if self.random_shift else (0, 0)
+        canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
+        border_noise = sigma * _randn(canvas_shape, generator, x)
+        patches = grid.split(x, shift, border=border_noise)
+        patch_sigma = sigma.repeat_interleave(grid.count, dim=0)
+        tops, lefts = grid.origins(shift)
+        positions = position_channels(x.shape[-1], tops.to(x.device), lefts.to(x.device), self.patch_size)
+        positions = positions.repeat(x.shape[0], 1, 1, 1)
+        if not self.positional_encoding and self.network.positional:
+            positions = torch.zeros_like(positions)
+        return grid.merge(self._denoise_patches(patches, patch_sigma, positions), shift)
+
+    def _denoise_patches(self, patches, sigma, positions):
+        positions = positions if self.network.positional else None
+        chunk = self.max_batch or patches.shape[0]
+        if chunk >= patches.shape[0]:
+            return self.network(patches, sigma, positions)
+        outputs = []
+        for start in range(0, patches.shape[0], chunk):
+            part = slice(start, start + chunk)
+            args = (patches[part], sigma[part], None if positions is None else positions[part])
+            if torch.is_grad_enabled():  # keep one chunk's activations at a time; recompute in backward
+                outputs.append(checkpoint(self.network, *args, use_reentrant=False))
+            else:
+                outputs.append(self.network(*args))
+        return torch.cat(outputs)
+
+    def describe(self) -> str:
+        grid = self.grid(self.image_size)
+        return (f"PatchPrior (PaDIS): {self.channels} channel(s), {self.patch_size}px patches, pad {grid.pad}, "
+                f"{grid.count} patches per {self.image_size}px image, "
+                f"{'random' if self.random_shift else 'fixed'} grid, "
+                f"position channels {'on' if self.positional_encoding else 'off'}")
+
+
+def _randn(shape, generator, like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise drawn on the generator's device (so a seed means the same on CPU and GPU)."""
+    device = generator.device if generator is not None else like.device
+    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)

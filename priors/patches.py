@@ -1,0 +1,108 @@
+"""The PaDIS patch partition of a zero-padded image (paper section 3.2, facts sheet section 2).
+
+An N x N image is zero-padded by ``pad`` on every side. One evaluation draws a shift (a, b), each
+uniform in {0, ..., pad - 1}, and tiles the padded image from (a, b) with a ``per_side`` x
+``per_side`` grid of non-overlapping P x P patches, per_side = N // P + 1. Because
+per_side * P >= N + pad, every image pixel lies in exactly one patch for every shift.
+
+Coordinates here are *image-frame*: pixel (0, 0) is the image's top-left corner, so the padding is
+at negative indices and the patch origins are -pad + a + k P. The canvas the grid is cut from is the
+image with ``pad`` zeros above/left and enough below/right for every shift (that extra is always
+outside the image, so its content never reaches the result).
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from invsolve.errors import InvsolveError
+
+
+def default_pad(image_size: int, patch_size: int) -> int:
+    """The tightest pad for the grid, per_side * P - N, capped at P - 1 (the paper's 24 for N=256, P=56)."""
+    per_side = image_size // patch_size + 1
+    return min(per_side * patch_size - image_size, patch_size - 1)
+
+
+@dataclass(frozen=True)
+class PatchGrid:
+    image_size: int
+    patch_size: int
+    pad: int
+
+    def __post_init__(self):
+        n, p, pad = self.image_size, self.patch_size, self.pad
+        if p < 1 or n < 2:
+            raise InvsolveError(f"patch size and image size must be positive (got P={p}, N={n})")
+        if not 0 <= pad < p:
+            raise InvsolveError(f"pad must be in 0..{p - 1} (below the patch size {p}), got {pad}")
+        if self.per_side * p < n + pad:
+            raise InvsolveError(f"a {self.per_side}x{self.per_side} grid of {p}px patches cannot cover a {n}px image "
+                                f"padded by {pad}; use pad <= {self.per_side * p - n}")
+
+    @property
+    def per_side(self) -> int:
+        return self.image_size // self.patch_size + 1
+
+    @property
+    def count(self) -> int:
+        """Patches per image and evaluation: (N // P + 1)^2."""
+        return self.per_side**2
+
+    @property
+    def span(self) -> int:
+        return self.per_side * self.patch_size
+
+    def random_shift(self, generator: torch.Generator | None = None) -> tuple[int, int]:
+        """(a, b), each uniform in {0, ..., pad - 1}; (0, 0) when pad is 0."""
+        if self.pad == 0:
+            return 0, 0
+        a, b = torch.randint(self.pad, (2,), generator=generator).tolist()
+        return a, b
+
+    def origins(self, shift: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image-frame (top, left) of every patch, in the order ``split`` returns them (row-major)."""
+        starts = torch.arange(self.per_side) * self.patch_size
+        tops = (starts + shift[0] - self.pad).repeat_interleave(self.per_side)
+        lefts = (starts + shift[1] - self.pad).repeat(self.per_side)
+        return tops, lefts
+
+    def split(self, images: torch.Tensor, shift: tuple[int, int], border: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, N, N) -> (B * count, C, P, P). ``border`` (optional, (B, C, S, S) like the canvas) fills the
+        pixels outside the image instead of zeros."""
+        canvas = self.pad_image(images) if border is None else self.pad_image(images) + border * self.border_mask(images)
+        a, b = shift
+        window = canvas[..., a:a + self.span, b:b + self.span]
+        batch, channels = images.shape[:2]
+        n, p = self.per_side, self.patch_size
+        patches = window.reshape(batch, channels, n, p, n, p).permute(0, 2, 4, 1, 3, 5)
+        return patches.reshape(batch * n * n, channels, p, p)
+
+    def merge(self, patches: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
+        """Inverse of ``split`` followed by the crop to the image: (B * count, C, P, P) -> (B, C, N, N)."""
+        n, p = self.per_side, self.patch_size
+        channels = patches.shape[1]
+        window = patches.reshape(-1, n, n, channels, p, p).permute(0, 3, 1, 4, 2, 5).reshape(-1, channels, n * p, n * p)
+        top, left = self.pad - shift[0], self.pad - shift[1]
+        return window[..., top:top + self.image_size, left:left + self.image_size]
+
+    @property
+    def canvas_size(self) -> int:
+        """Side of the padded canvas: pad above, and room below for the grid at the largest shift."""
+        return self.pad + max(self.span, self.image_size + self.pad)
+
+    def pad_image(self, images: torch.Tensor) -> torch.Tensor:
+        self.check(images)
+        after = self.canvas_size - self.pad - self.image_size
+        return F.pad(images, (self.pad, after, self.pad, after))
+
+    def border_mask(self, images: torch.Tensor) -> torch.Tensor:
+        """1 on the canvas outside the image, 0 inside; (1, 1, S, S)."""
+        inside = self.pad_image(torch.ones_like(images[:1, :1]))
+        return 1 - inside
+
+    def check(self, images: torch.Tensor) -> None:
+        if images.ndim != 4 or images.shape[-2:] != (self.image_size, self.image_size):
+            raise InvsolveError(f"the patch grid was built for {self.image_size}x{self.image_size} images, "
+                                f"got shape {tuple(images.shape)}")

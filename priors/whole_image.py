@@ -1,0 +1,30 @@
+"""The whole-image diffusion prior: the same preconditioned network on the full image."""
+
+import torch
+
+from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
+from invsolve.priors.network import EDMNetwork
+from invsolve.priors.positions import position_channels
+
+
+class WholeImagePrior(Prior):
+    def __init__(self, network: EDMNetwork, image_size: int, *, sigma_min: float = 0.002, sigma_max: float = 10.0):
+        super().__init__()
+        self.network, self.channels, self.image_size = network, network.channels, image_size
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+
+    def denoise(self, x, sigma, generator=None):
+        self.check_image(x)
+        size = x.shape[-1]
+        if x.shape[-2] != size or size % self.network.size_multiple:
+            raise InvsolveError(f"WholeImagePrior needs square images with a side divisible by "
+                                f"{self.network.size_multiple}, got {x.shape[-2]}x{size}")
+        positions = None
+        if self.network.positional:
+            origin = torch.zeros(1, dtype=torch.long, device=x.device)
+            positions = position_channels(size, origin, origin, size).expand(x.shape[0], -1, -1, -1)
+        return self.network(x, sigma, positions)
+
+    def describe(self) -> str:
+        return f"WholeImagePrior: {self.channels} channel(s), {self.image_size}px images"

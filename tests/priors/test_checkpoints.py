@@ -1,0 +1,81 @@
+"""Checkpoint files round-trip bit-exactly and refuse truncated, corrupted or foreign files."""
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from invsolve.errors import InvsolveError
+from invsolve.priors import PatchPrior, WholeImagePrior, load, read_checkpoint
+from invsolve.priors.checkpoint import write_checkpoint
+
+
+def test_round_trip_reproduces_outputs_bit_exactly(tiny_prior_file, tmp_path):
+    prior = load(tiny_prior_file)
+    assert isinstance(prior, PatchPrior) and prior.patch_size == 16 and prior.image_size == 64
+    config, tensors = read_checkpoint(tiny_prior_file)
+    copy = tmp_path / "copy.safetensors"
+    write_checkpoint(copy, prior.network.state_dict(), config)
+    x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    outputs = [p(x, 0.7, generator=torch.Generator().manual_seed(5)) for p in (prior, load(copy))]
+    assert torch.equal(*outputs)
+    assert config["kind"] == "padis" and config["positional_encoding"] and config["data"]["source"] == "phantoms"
+    for key in ("network", "patch_size", "training_pad", "sigma_min", "sigma_max", "channels", "command", "versions"):
+        assert key in config
+
+
+def test_load_options_switch_on_the_ablations(tiny_prior_file):
+    prior = load(tiny_prior_file, random_shift=False, positional_encoding=False, patch_size=8, max_batch=4)
+    assert (prior.random_shift, prior.positional_encoding, prior.patch_size, prior.max_batch) == (False, False, 8, 4)
+
+
+def corrupt(path, tmp_path, edit):
+    data = bytearray(path.read_bytes())
+    edit(data)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+def test_a_flipped_byte_is_refused(tiny_prior_file, tmp_path):
+    def flip_last(data):
+        data[-5] ^= 0xFF
+    with pytest.raises(InvsolveError, match="corrupted"):
+        load(corrupt(tiny_prior_file, tmp_path, flip_last))
+
+
+def test_a_truncated_file_is_refused(tiny_prior_file, tmp_path):
+    data = tiny_prior_file.read_bytes()
+    for length in (len(data) - 100, 1000, 4):
+        (tmp_path / "cut.safetensors").write_bytes(data[:length])
+        with pytest.raises(InvsolveError, match="corrupted|truncated|not a safetensors"):
+            load(tmp_path / "cut.safetensors")
+
+
+def test_foreign_and_mismatched_files_are_refused(tiny_prior_file, tmp_path):
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(3)}, foreign)
+    with pytest.raises(InvsolveError, match="not an invsolve checkpoint"):
+        load(foreign)
+    pickle_file = tmp_path / "model.pt"
+    torch.save({"w": torch.zeros(3)}, pickle_file)
+    with pytest.raises(InvsolveError, match="not a safetensors"):
+        load(pickle_file)
+    config, tensors = read_checkpoint(tiny_prior_file)
+    write_checkpoint(tmp_path / "mismatch.safetensors", tensors, config | {"network": config["network"] | {"size": "small"}})
+    with pytest.raises(InvsolveError, match="do not match its network config"):
+        load(tmp_path / "mismatch.safetensors")
+    state = tiny_prior_file.with_name(tiny_prior_file.stem + ".state.safetensors")
+    with pytest.raises(InvsolveError, match="training-state file"):
+        load(state)
+    with pytest.raises(InvsolveError, match="does not exist"):
+        load(tmp_path / "missing.safetensors")
+
+
+def test_whole_image_prior_round_trip(tmp_path):
+    from tests.priors.conftest import train_tiny
+    out = train_tiny(tmp_path / "whole.safetensors", duration="16", prior="whole", batch=2, data="photos",
+                     image_size=24, channels=3)
+    prior = load(out)
+    assert isinstance(prior, WholeImagePrior) and not prior.network.positional and prior.channels == 3
+    x = torch.rand(1, 3, 24, 24)
+    assert torch.equal(prior(x, 0.5), load(out)(x, 0.5))
