@@ -23,7 +23,7 @@ from invsolve.figures import save_comparison
 from invsolve.io import atomic_write, read_image, read_measurement, write_image
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import PRESETS, get_preset, make_operator
-from invsolve.priors import NETWORK_SIZES, TrainingConfig, load, train
+from invsolve.priors import NETWORK_SIZES, PatchPrior, TrainingConfig, load, train
 from invsolve.priors.training import companion_paths
 from invsolve.solvers.prior_sampling import SAMPLING_METHODS, sample_prior
 from invsolve.solvers.schedule import SCHEDULE_KINDS
@@ -292,9 +292,17 @@ def sample_from_prior(args) -> int:
     else:
         panels = [(f"seed {args.seed}, #{i + 1}", image) for i, image in enumerate(samples)]
         save_comparison(args.out, panels, rows=-(-args.count // max(args.columns, 1)), panel_inches=2.2,
-                        title=f"{Path(args.prior).name}: {prior.describe()}\n{args.method}, {nfe} NFEs")
+                        title=f"{Path(args.prior).name}\n{_prior_label(prior)}; {args.method}, {nfe} NFEs")
     print(f"wrote {args.out}: {args.count} samples, {nfe} NFEs in {seconds:.1f} s on {device} ({prior.describe()})")
     return 0
+
+
+def _prior_label(prior) -> str:
+    if not isinstance(prior, PatchPrior):
+        return "whole-image prior"
+    grid = "random-shift grid" if prior.random_shift else "fixed grid"
+    positions = "" if prior.positional_encoding else ", no positions"
+    return f"PaDIS, {prior.patch_size}px patches, {grid}{positions}"
 
 
 def show_data(args) -> int:

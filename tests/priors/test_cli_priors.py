@@ -1,0 +1,51 @@
+"""`invsolve train` and `invsolve sample` end to end, and their one-line errors."""
+
+import numpy as np
+import pytest
+
+from invsolve.cli import main
+from invsolve.priors import load
+
+TINY = ["--net", "tiny", "--image-size", "64", "--patch-sizes", "16,8", "--patch-probs", "0.6,0.4",
+        "--max-images", "4", "--batch", "4"]
+
+
+def run(args) -> int:
+    """The exit status, whether main returns it or argparse exits."""
+    try:
+        return main(args)
+    except SystemExit as done:
+        return done.code
+
+
+def test_train_then_sample(tmp_path, capsys):
+    out = tmp_path / "p.safetensors"
+    assert run(["train", *TINY, "--duration", "40", "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    config = load(out).config
+    assert config["command"].startswith("invsolve train --net tiny") and config["training"]["images"] == 40
+    assert (tmp_path / "p.log.csv").exists() and (tmp_path / "p.state.safetensors").exists()
+
+    grid, raw = tmp_path / "grid.png", tmp_path / "samples.npy"
+    assert run(["sample", "--prior", str(out), "-n", "2", "--steps", "4", "--inner", "1", "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 1000 and "4 NFEs" in capsys.readouterr().out
+    assert run(["sample", "--prior", str(out), "-n", "2", "--steps", "4", "--inner", "2", "--fixed-grid",
+                "--image-size", "48", "--out", str(raw)]) == 0
+    samples = np.load(raw)
+    assert samples.shape == (2, 1, 48, 48) and 0 <= samples.min() and samples.max() <= 1
+    printed = capsys.readouterr().out
+    assert "8 NFEs" in printed and "fixed grid" in printed
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", *TINY, "--patch-probs", "0.5,0.4", "--out", "p.safetensors"], "sum to 1"),
+    (["train", *TINY, "--out", "p.pt"], ".safetensors"),
+    (["train", *TINY, "--patch-sizes", "16,x", "--out", "p.safetensors"], "comma-separated integers"),
+    (["sample", "--prior", "missing.safetensors", "--out", "s.png"], "does not exist"),
+    (["sample", "--prior", "p.safetensors", "--out", "s.jpg"], ".png or .npy"),
+])
+def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert run(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
