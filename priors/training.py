@@ -82,6 +82,8 @@ def companion_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
     out = Path(out)
     if out.suffix != ".safetensors":
         raise InvsolveError(f"--out must end in .safetensors, got {out.name}")
+    if not out.parent.is_dir():
+        raise InvsolveError(f"--out {out}: folder {out.parent} does not exist")
     return out, out.with_name(out.stem + ".state.safetensors"), out.with_name(out.stem + ".log.csv")
 
 
@@ -226,6 +228,21 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
                     "channels": source.channels}
 
 
+def training_step(model, network: EDMNetwork, optimizer, sampler: PatchSampler, generator: torch.Generator,
+                  device: torch.device) -> tuple[float, int]:
+    """One Adam step of the EDM loss on one batch of random patches; returns (loss, patch size)."""
+    patches, positions, size = sampler.draw()
+    loss = edm_loss(model, patches.to(device), positions.to(device) if network.positional else None, generator,
+                    autocast=device.type == "cuda")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for p in network.parameters():  # EDM: a rare non-finite gradient must not poison the weights
+        if p.grad is not None:
+            torch.nan_to_num(p.grad, nan=0, posinf=0, neginf=0, out=p.grad)
+    optimizer.step()
+    return loss.item(), size
+
+
 def train(config: TrainingConfig, progress: bool = True) -> Path:
     """Train as ``config`` says; returns the prior file (written by rank 0)."""
     config = check_config(config)
@@ -261,7 +278,6 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
     sampler = PatchSampler(images, config, generator, step_generator)
     unit, target = parse_duration(config.duration)
     save_every = parse_duration(config.checkpoint_every)[1]
-    autocast = ranks.device.type == "cuda"
     log = _LossLog(log_path, done.step, ranks.main)
 
     def save(spread=None):
@@ -275,21 +291,12 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
     finished = getattr(done, unit) >= target
     while not finished:
         started = time.perf_counter()
-        patches, positions, size = sampler.draw()
-        loss = edm_loss(model, patches.to(ranks.device), positions.to(ranks.device) if config.positional else None,
-                        generator, autocast)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for p in network.parameters():  # EDM: a rare non-finite gradient must not poison the weights
-            if p.grad is not None:
-                torch.nan_to_num(p.grad, nan=0, posinf=0, neginf=0, out=p.grad)
-        optimizer.step()
+        value, size = training_step(model, network, optimizer, sampler, generator, ranks.device)
         step_images = config.batch * ranks.world
         _update_ema(ema, network, step_images, done.images + step_images, config.ema_halflife)
         seconds = time.perf_counter() - started
         before = getattr(done, unit)
         done.step, done.images, done.seconds = done.step + 1, done.images + step_images, done.seconds + seconds
-        value = loss.item()
         smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
         log.add(done, size, value, config.lr)
         bar.update(round(getattr(done, unit)) - round(before))

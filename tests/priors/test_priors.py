@@ -10,7 +10,11 @@ from invsolve.priors import EDMNetwork, GaussianPrior, PatchPrior, WholeImagePri
 class AnalyticPatchDenoiser(torch.nn.Module):
     """A known per-patch denoiser that uses its input, sigma and the position channels."""
 
-    channels, positional, size, size_multiple = 1, True, "analytic", 1
+    positional, size, size_multiple = True, "analytic", 1
+
+    def __init__(self, channels=1):
+        super().__init__()
+        self.channels = channels
 
     def forward(self, x, sigma, positions):
         mean = x.mean(dim=(2, 3), keepdim=True)
@@ -21,7 +25,8 @@ def patch_by_patch(denoiser, image, sigma, patch, pad, shift):
     """The same thing with plain loops and no PatchGrid: pad, cut, denoise, put back, crop."""
     size = image.shape[-1]
     per_side = size // patch + 1
-    canvas = torch.zeros(1, 1, pad + per_side * patch + patch, pad + per_side * patch + patch, dtype=image.dtype)
+    side = pad + per_side * patch + patch
+    canvas = torch.zeros(1, image.shape[1], side, side, dtype=image.dtype)
     canvas[..., pad:pad + size, pad:pad + size] = image
     out = torch.zeros_like(canvas)
     for i in range(per_side):
@@ -35,15 +40,16 @@ def patch_by_patch(denoiser, image, sigma, patch, pad, shift):
     return out[..., pad:pad + size, pad:pad + size]
 
 
-@pytest.mark.parametrize("size,patch", [(32, 8), (40, 12), (64, 16)])
-def test_patch_prior_equals_the_patch_denoiser_applied_patch_by_patch(size, patch):
-    image = torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(size))
+@pytest.mark.parametrize("size,patch,channels", [(32, 8, 1), (40, 12, 3), (64, 16, 1)])
+def test_patch_prior_equals_the_patch_denoiser_applied_patch_by_patch(size, patch, channels):
+    image = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(size))
     sigma = 1e-7  # the border's fresh noise (sigma * n) is then far below the tolerance
-    prior = PatchPrior(AnalyticPatchDenoiser(), size, patch)
+    denoiser = AnalyticPatchDenoiser(channels)
+    prior = PatchPrior(denoiser, size, patch)
     for seed in range(4):
         shift = prior.grid(size).random_shift(torch.Generator().manual_seed(seed))  # the shift is the first draw
         got = prior(image, sigma, generator=torch.Generator().manual_seed(seed))
-        want = patch_by_patch(AnalyticPatchDenoiser(), image, sigma, patch, default_pad(size, patch), shift)
+        want = patch_by_patch(denoiser, image, sigma, patch, default_pad(size, patch), shift)
         assert torch.allclose(got, want, atol=1e-5)
 
 

@@ -54,10 +54,14 @@ def test_a_second_run_without_resume_and_a_changed_resume_are_refused(tmp_path):
 @pytest.mark.parametrize("changes,message", [
     (dict(patch_probs=(0.5, 0.4)), "sum to 1"), (dict(patch_sizes=(128,), patch_probs=(1.0,)), "at most the image"),
     (dict(net="small", patch_sizes=(16, 6)), "multiple of 4"), (dict(duration="ten"), "duration"),
-    (dict(max_images=20000), "more than"), (dict(pad=64), "--pad"), (dict(net="huge"), "network size")])
+    (dict(max_images=20000), "more than"), (dict(pad=64), "--pad"), (dict(net="huge"), "network size"),
+    (dict(out="missing/p.safetensors"), "does not exist")])
 def test_bad_settings_are_refused_before_any_work(tmp_path, changes, message):
     with pytest.raises(InvsolveError, match=message):
-        train(TrainingConfig(out=str(tmp_path / "p.safetensors"), **(TINY_RUN | changes)), progress=False)
+        settings = {"out": str(tmp_path / "p.safetensors")} | TINY_RUN | changes
+        if not settings["out"].startswith("/"):
+            settings["out"] = str(tmp_path / settings["out"])
+        train(TrainingConfig(**settings), progress=False)
 
 
 def test_durations():
