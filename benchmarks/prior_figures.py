@@ -4,7 +4,8 @@
         --out samples.png [--count 4] [--steps 100] [--inner 5] [--seed 0]
     python -m invsolve.benchmarks.prior_figures loss padis.log.csv [whole.log.csv ...] --out loss.png
 
-``samples`` draws one row per variant from the same seeds: PaDIS (random shift), the fixed-grid
+``samples`` draws one row per variant from the same seeds (after a row of training images with
+``--training-images``): PaDIS (random shift), the fixed-grid
 ablation of the same network (naive patch assembly: seams), optionally the same network with its
 position channels zeroed, and a whole-image prior if given. ``loss`` plots smoothed training loss
 against images seen from the ``.log.csv`` files ``invsolve train`` writes.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from invsolve.data import get_source
 from invsolve.figures import save_comparison
 from invsolve.io import atomic_write
 from invsolve.priors import load
@@ -27,10 +29,15 @@ def samples(args) -> None:
     variants = [("PaDIS (random shift)", args.prior, {}),
                 ("fixed grid (no shift)", args.prior, {"random_shift": False})]
     if args.no_positions:
-        variants.append(("PaDIS, position channels zeroed", args.prior, {"positional_encoding": False}))
+        variants.append(("PaDIS, positions zeroed", args.prior, {"positional_encoding": False}))
     if args.whole:
         variants.append(("whole-image prior", args.whole, {}))
-    panels = []
+    panels, rows = [], len(variants)
+    if args.training_images:  # what the samples should look like
+        data = load(args.prior).config["data"]
+        source = get_source(data["source"], "train", data["image_size"], data["channels"])
+        panels += [(f"training images ({data['source']})" if i == 0 else "", source[i]) for i in range(args.count)]
+        rows += 1
     for label, path, options in variants:
         prior = load(path, **options)
         start = time.perf_counter()
@@ -38,7 +45,7 @@ def samples(args) -> None:
                                    generator=torch.Generator().manual_seed(args.seed), progress=True)
         print(f"{label}: {args.count} samples, {nfe} NFEs, {time.perf_counter() - start:.0f} s", flush=True)
         panels += [(f"{label}" if i == 0 else "", image) for i, image in enumerate(images)]
-    save_comparison(args.out, panels, rows=len(variants), panel_inches=1.9,
+    save_comparison(args.out, panels, rows=rows, panel_inches=1.9,
                     title=f"unconditional samples, same seeds per column ({args.method}, {args.steps} levels x "
                           f"{args.inner}, {nfe} NFEs)")
     print(f"wrote {args.out}")
@@ -61,7 +68,7 @@ def loss(args) -> None:
             average = 0.98 * average + 0.02 * v
             smoothed.append(average)
         ax.plot(images, smoothed, label=f"{Path(log).name.removesuffix('.log.csv')} ({rows[-1]['seconds']} s)")
-    ax.set_xlabel("training images (main patch size equivalents)")
+    ax.set_xlabel("images seen (for a patch prior: patches of its largest size)")
     ax.set_ylabel("EDM loss (running mean)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
@@ -80,6 +87,7 @@ def main(argv=None) -> None:
     sample.add_argument("--prior", required=True)
     sample.add_argument("--whole")
     sample.add_argument("--no-positions", action="store_true", help="add a row with the position channels zeroed")
+    sample.add_argument("--training-images", action="store_true", help="add a first row of training images")
     sample.add_argument("--count", type=int, default=4)
     sample.add_argument("--method", default="langevin")
     sample.add_argument("--steps", type=int, default=100)

@@ -54,30 +54,31 @@ class PatchPrior(Prior):
         grid = self.grid(x.shape[-1])
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
-        border_noise = sigma * _randn(canvas_shape, generator, x)
-        patches = grid.split(x, shift, border=border_noise)
-        patch_sigma = sigma.repeat_interleave(grid.count, dim=0)
-        tops, lefts = grid.origins(shift)
-        positions = position_channels(x.shape[-1], tops.to(x.device), lefts.to(x.device), self.patch_size)
-        positions = positions.repeat(x.shape[0], 1, 1, 1)
-        if not self.positional_encoding and self.network.positional:
-            positions = torch.zeros_like(positions)
-        return grid.merge(self._denoise_patches(patches, patch_sigma, positions), shift)
+        canvas = grid.pad_image(x, border=sigma * _randn(canvas_shape, generator, x))
+        denoised = torch.empty_like(canvas)
+        self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(grid.window(denoised, shift)),
+                            sigma, grid, shift)
+        return grid.crop(grid.window(denoised, shift), shift)
 
-    def _denoise_patches(self, patches, sigma, positions):
-        positions = positions if self.network.positional else None
-        chunk = self.max_batch or patches.shape[0]
-        if chunk >= patches.shape[0]:
-            return self.network(patches, sigma, positions)
-        outputs = []
-        for start in range(0, patches.shape[0], chunk):
-            part = slice(start, start + chunk)
-            args = (patches[part], sigma[part], None if positions is None else positions[part])
-            if torch.is_grad_enabled():  # keep one chunk's activations at a time; recompute in backward
-                outputs.append(checkpoint(self.network, *args, use_reentrant=False))
+    def _denoise_tiles(self, noisy, denoised, sigma, grid, shift):
+        """Every patch of ``noisy`` through the network into ``denoised`` (both (B, rows, cols, C, P, P)
+        views), at most ``max_batch`` patches per call."""
+        tops, lefts = (t.to(sigma.device) for t in grid.origins(shift))
+        total = noisy.shape[0] * grid.count
+        chunk = self.max_batch or total
+        for start in range(0, total, chunk):
+            index = torch.arange(start, min(start + chunk, total), device=sigma.device)
+            image, patch = index // grid.count, index % grid.count
+            row, col = patch // grid.per_side, patch % grid.per_side
+            positions = None
+            if self.network.positional:
+                positions = position_channels(grid.image_size, tops[patch], lefts[patch], self.patch_size)
+                positions = positions if self.positional_encoding else torch.zeros_like(positions)
+            args = (noisy[image, row, col], sigma[image], positions)
+            if torch.is_grad_enabled() and chunk < total:  # keep one chunk's activations; recompute in backward
+                denoised[image, row, col] = checkpoint(self.network, *args, use_reentrant=False)
             else:
-                outputs.append(self.network(*args))
-        return torch.cat(outputs)
+                denoised[image, row, col] = self.network(*args)
 
     def describe(self) -> str:
         grid = self.grid(self.image_size)

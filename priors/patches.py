@@ -68,39 +68,49 @@ class PatchGrid:
         lefts = (starts + shift[1] - self.pad).repeat(self.per_side)
         return tops, lefts
 
-    def split(self, images: torch.Tensor, shift: tuple[int, int], border: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, C, N, N) -> (B * count, C, P, P). ``border`` (optional, (B, C, S, S) like the canvas) fills the
-        pixels outside the image instead of zeros."""
-        canvas = self.pad_image(images) if border is None else self.pad_image(images) + border * self.border_mask(images)
+    def window(self, canvas: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
+        """The part of the canvas the grid covers at ``shift``: (B, C, span, span), a view."""
         a, b = shift
-        window = canvas[..., a:a + self.span, b:b + self.span]
-        batch, channels = images.shape[:2]
+        return canvas[..., a:a + self.span, b:b + self.span]
+
+    def tiles(self, window: torch.Tensor) -> torch.Tensor:
+        """A window as its patches, (B, rows, cols, C, P, P): a view, so reading or writing
+        ``tiles[image, row, col]`` touches the window itself (no copy of the whole grid)."""
         n, p = self.per_side, self.patch_size
-        patches = window.reshape(batch, channels, n, p, n, p).permute(0, 2, 4, 1, 3, 5)
-        return patches.reshape(batch * n * n, channels, p, p)
+        return window.unflatten(-1, (n, p)).unflatten(-3, (n, p)).permute(0, 2, 4, 1, 3, 5)
+
+    def crop(self, window: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
+        """The image inside a window: (B, C, N, N)."""
+        top, left = self.pad - shift[0], self.pad - shift[1]
+        return window[..., top:top + self.image_size, left:left + self.image_size]
+
+    def split(self, images: torch.Tensor, shift: tuple[int, int], border: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, N, N) -> (B * count, C, P, P), image by image, row-major. ``border``: see ``pad_image``."""
+        tiles = self.tiles(self.window(self.pad_image(images, border), shift))
+        return tiles.reshape(-1, *tiles.shape[3:])
 
     def merge(self, patches: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
         """Inverse of ``split`` followed by the crop to the image: (B * count, C, P, P) -> (B, C, N, N)."""
         n, p = self.per_side, self.patch_size
-        channels = patches.shape[1]
-        window = patches.reshape(-1, n, n, channels, p, p).permute(0, 3, 1, 4, 2, 5).reshape(-1, channels, n * p, n * p)
-        top, left = self.pad - shift[0], self.pad - shift[1]
-        return window[..., top:top + self.image_size, left:left + self.image_size]
+        window = patches.new_empty(patches.shape[0] // self.count, patches.shape[1], n * p, n * p)
+        self.tiles(window)[:] = patches.reshape(-1, n, n, *patches.shape[1:])
+        return self.crop(window, shift)
 
     @property
     def canvas_size(self) -> int:
         """Side of the padded canvas: pad above, and room below for the grid at the largest shift."""
         return self.pad + max(self.span, self.image_size + self.pad)
 
-    def pad_image(self, images: torch.Tensor) -> torch.Tensor:
+    def pad_image(self, images: torch.Tensor, border: torch.Tensor | None = None) -> torch.Tensor:
+        """The (B, C, S, S) canvas: zeros outside the image, or ``border``'s values there. A given
+        ``border`` tensor becomes the canvas (the image is written into it, saving a copy)."""
         self.check(images)
-        after = self.canvas_size - self.pad - self.image_size
-        return F.pad(images, (self.pad, after, self.pad, after))
-
-    def border_mask(self, images: torch.Tensor) -> torch.Tensor:
-        """1 on the canvas outside the image, 0 inside; (1, 1, S, S)."""
-        inside = self.pad_image(torch.ones_like(images[:1, :1]))
-        return 1 - inside
+        if border is None:
+            after = self.canvas_size - self.pad - self.image_size
+            return F.pad(images, (self.pad, after, self.pad, after))
+        inside = (..., slice(self.pad, self.pad + self.image_size), slice(self.pad, self.pad + self.image_size))
+        border[inside] = images
+        return border
 
     def check(self, images: torch.Tensor) -> None:
         if images.ndim != 4 or images.shape[-2:] != (self.image_size, self.image_size):
