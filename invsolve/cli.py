@@ -1,6 +1,6 @@
 """The ``invsolve`` command line.
 
-    invsolve reconstruct --op ct8 --solver admm-tv [--input FILE | --measurement FILE] [--json]
+    invsolve reconstruct --op ct8 [--prior FILE --solver dps | --solver admm-tv] [--input FILE] [--json]
 
 Bad input gives one line on stderr and exit status 2; outputs are written atomically.
 """
@@ -55,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "and reconstruct it.")
     rec.add_argument("--op", required=True, choices=list(PRESETS), metavar="{" + ",".join(PRESETS) + "}",
                      help="forward operator preset")
-    rec.add_argument("--solver", default="admm-tv", choices=list(SOLVERS),
-                     metavar="{" + ",".join(SOLVERS) + "}", help="reconstruction method (default: admm-tv)")
+    rec.add_argument("--solver", choices=list(SOLVERS), metavar="{" + ",".join(SOLVERS) + "}",
+                     help="reconstruction method (default: dps with --prior, admm-tv without)")
+    rec.add_argument("--prior", metavar="FILE", help="a prior file from invsolve train (for dps, langevin, pc, ddnm)")
     given = rec.add_mutually_exclusive_group()
     given.add_argument("--input", metavar="FILE",
                        help="ground-truth image to simulate measurements from (PNG/JPEG/TIFF/NPY/DICOM); default: "
@@ -77,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     tv.add_argument("--rho", type=float, help="ADMM penalty rho")
     tv.add_argument("--iterations", type=int, help="ADMM iterations")
     tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
+    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm)")
+    diffusion.add_argument("--steps", type=int, help="noise levels (default 100)")
+    diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1)")
+    diffusion.add_argument("--zeta", type=float, help="data step size (dps, langevin, pc)")
+    diffusion.add_argument("--snr", type=float, help="pc corrector signal-to-noise ratio (default 0.16)")
+    diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
+    diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
+    diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
 
     data = commands.add_parser("data", help="look at the built-in image sources or a folder of images")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -205,8 +214,10 @@ def reconstruct(args) -> int:
     _check_output(args.out, OUTPUT_SUFFIXES, "--out")
     _check_output(args.figure, (".png",), "--figure")
     preset = get_preset(args.op)
+    args.solver = args.solver or ("dps" if args.prior else "admm-tv")
     solver = get_solver(args.solver)
     device = resolve_device(args.device)
+    prior = load(args.prior, device) if args.prior else None
     if args.image_size < 8:
         raise InvsolveError(f"--image-size must be at least 8, got {args.image_size}")
 
@@ -233,11 +244,14 @@ def reconstruct(args) -> int:
         truth = truth[None].to(device)
         y = op.simulate(truth, torch.Generator().manual_seed(args.seed))
 
-    overrides = {"lam": args.lam, "rho": args.rho, "iterations": args.iterations, "tv": args.tv}
-    settings = solver.settings(op, **{k: v for k, v in overrides.items() if k in solver.parameters})
+    overrides = {"lam": args.lam, "rho": args.rho, "iterations": args.iterations, "tv": args.tv,
+                 "steps": args.steps, "inner": args.inner, "zeta": args.zeta, "snr": args.snr,
+                 "sigma_max": args.sigma_max, "sigma_min": args.sigma_min, "schedule": args.schedule}
+    settings = solver.settings(op, **overrides)  # a setting the solver does not take is an error, not ignored
     baseline = op.baseline(y)
     start = time.perf_counter()
-    recon = solver(op, y, generator=torch.Generator().manual_seed(args.seed),
+    info = {}
+    recon = solver(op, y, prior, info=info, generator=torch.Generator(device).manual_seed(args.seed),
                    progress=not args.json and sys.stderr.isatty(), **settings)
     seconds = time.perf_counter() - start
     if not torch.isfinite(recon).all():
@@ -253,7 +267,8 @@ def reconstruct(args) -> int:
         save_comparison(args.figure, _figure_panels(op.baseline_name, args.solver, truth, baseline, recon, scores),
                         title=f"{args.op}: {preset.summary}")
 
-    report = {"op": args.op, "solver": args.solver, **scores, "seconds": round(seconds, 3), "input": source_label,
+    report = {"op": args.op, "solver": args.solver, **scores, "seconds": round(seconds, 3), "nfe": info["nfe"],
+              "prior": args.prior, "input": source_label,
               "image_size": args.image_size, "channels": op.image_shape[0], "noise": op.noise_sigma,
               "baseline": op.baseline_name, "seed": args.seed, "device": str(device), "settings": settings,
               "operator": op.describe(), "out": args.out, "figure": args.figure}

@@ -34,17 +34,28 @@ class Solver:
         return {**self.defaults(operator, given), **given}
 
     def __call__(self, operator, y: torch.Tensor, prior=None, *, generator: torch.Generator | None = None,
-                 progress: bool = False, **overrides) -> torch.Tensor:
+                 progress: bool = False, info: dict | None = None, callback=None, **overrides) -> torch.Tensor:
+        """Reconstruct; ``info`` (a dict, optional) receives ``nfe``, the prior evaluations spent;
+        ``callback(level, sigma, x)`` sees a diffusion solver's iterate after each noise level."""
         if self.needs_prior and prior is None:
             raise InvsolveError(f"solver {self.name} needs a prior; pass one")
         if not self.needs_prior and prior is not None:
             raise InvsolveError(f"solver {self.name} takes no prior; drop the prior or pick a diffusion solver")
+        channels = getattr(operator, "image_shape", (None,))[0]
+        if prior is not None and channels is not None and getattr(prior, "channels", channels) != channels:
+            raise InvsolveError(f"the prior is for {prior.channels}-channel images but the operator's images have "
+                                f"{channels}; use a prior trained on {channels}-channel data")
         if hasattr(operator, "check_measurement"):
             operator.check_measurement(y)
         elif not torch.isfinite(y).all():
             raise InvsolveError("the measurement contains NaN or Inf values; clean the data first")
-        return self.run(operator, y, prior, generator=generator, progress=progress,
-                        **self.settings(operator, **overrides))
+        settings = self.settings(operator, **overrides)
+        if not self.needs_prior:
+            if info is not None:
+                info["nfe"] = 0
+            return self.run(operator, y, prior, generator=generator, progress=progress, **settings)
+        return self.run(operator, y, prior, generator=generator, progress=progress, info=info, callback=callback,
+                        **settings)
 
 
 SOLVERS: dict[str, Solver] = {}

@@ -1,5 +1,7 @@
 """`invsolve train` and `invsolve sample` end to end, and their one-line errors."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -49,3 +51,23 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, a
     assert run(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, capsys, solver):
+    assert run(["reconstruct", "--op", "ct20", "--image-size", "64", "--prior", str(tiny_prior_file),
+                "--solver", solver, "--steps", "3", "--inner", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["solver"] == solver and report["nfe"] == (6 if solver == "pc" else 3)
+    assert report["prior"] == str(tiny_prior_file) and 0 < report["psnr"] < 60
+
+
+def test_reconstruct_defaults_to_dps_with_a_prior_and_refuses_mismatches(tiny_prior_file, capsys):
+    assert run(["reconstruct", "--op", "ct8", "--image-size", "64", "--prior", str(tiny_prior_file),
+                "--steps", "2", "--inner", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["solver"] == "dps"
+    for extra, message in ((["--op", "deblur"], "1-channel images"), (["--op", "ct8", "--lam", "0.1"], "no setting lam"),
+                           (["--op", "ct8", "--solver", "admm-tv"], "takes no prior")):
+        assert run(["reconstruct", "--image-size", "64", "--prior", str(tiny_prior_file), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
