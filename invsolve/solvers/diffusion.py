@@ -154,6 +154,9 @@ GENERIC = {
     "ddnm": {"steps": 100, "inner": 10},
 }
 TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
+# ct20: zeta 0.05 / 0.1 / 0.2 scanned on 8 validation phantoms at 64 px with the 30-minute `small` PaDIS
+# prior (docs/logs/dps-tuning-ct20-64.txt): 30.24 / 30.76 / 29.36 dB. 300 NFEs to fit CPU budgets.
+TUNED["dps"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
 COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 
 
