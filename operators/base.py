@@ -11,6 +11,7 @@ import math
 import torch
 from deepinv.physics import GaussianNoise, ZeroNoise
 
+from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 
 
@@ -46,9 +47,7 @@ class OperatorMixin:
         self.check_image(x)
         y = self.A(x)
         if self.noise_sigma > 0:
-            gen_device = generator.device if generator is not None else torch.device("cpu")
-            noise = torch.randn(y.shape, generator=generator, device=gen_device, dtype=y.dtype)
-            y = y + self.noise_sigma * noise.to(y.device)
+            y = y + self.noise_sigma * seeded_normal(y.shape, generator, y)
         return y
 
     def check_image(self, x: torch.Tensor) -> None:

@@ -3,6 +3,7 @@
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 from invsolve.priors.network import EDMNetwork
@@ -54,7 +55,7 @@ class PatchPrior(Prior):
         grid = self.grid(x.shape[-1])
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
-        canvas = grid.pad_image(x, border=sigma * _randn(canvas_shape, generator, x))
+        canvas = grid.pad_image(x, border=sigma * seeded_normal(canvas_shape, generator, x))
         denoised = torch.empty_like(canvas)
         self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(grid.window(denoised, shift)),
                             sigma, grid, shift)
@@ -87,8 +88,3 @@ class PatchPrior(Prior):
                 f"{'random' if self.random_shift else 'fixed'} grid, "
                 f"position channels {'on' if self.positional_encoding else 'off'}")
 
-
-def _randn(shape, generator, like: torch.Tensor) -> torch.Tensor:
-    """Standard normal noise drawn on the generator's device (so a seed means the same on CPU and GPU)."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)

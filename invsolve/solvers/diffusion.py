@@ -22,6 +22,7 @@ import math
 
 import torch
 
+from invsolve.devices import seeded_normal
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
@@ -32,11 +33,6 @@ def per_image_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
 
 
-def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    device = generator.device if generator is not None else x.device
-    return torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype).to(x.device)
-
-
 def _schedule(prior, steps, sigma_max, sigma_min, schedule) -> NoiseSchedule:
     return NoiseSchedule.for_prior(prior, steps, schedule, sigma_max, sigma_min)
 
@@ -44,7 +40,7 @@ def _schedule(prior, steps, sigma_max, sigma_min, schedule) -> NoiseSchedule:
 def _langevin_move(x, denoised, sigma, generator, final, alpha):
     """x + alpha/2 * score + sqrt(alpha) z, with score = (denoised - x) / sigma^2; no z when ``final``."""
     x = x + alpha / 2 * (denoised - x) / sigma**2
-    return x if final else x + math.sqrt(alpha) * _noise_like(x, generator)
+    return x if final else x + math.sqrt(alpha) * seeded_normal(x.shape, generator, x)
 
 
 def _data_step(operator, y, x, sigma, zeta):
@@ -83,7 +79,7 @@ def langevin(operator, y, prior, *, generator=None, progress=False, callback=Non
             return _data_step(operator, y, x, sigma, zeta)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = levels.sigma_max * _noise_like(operator.A_adjoint(y), generator)
+    start = levels.sigma_max * _start_noise(operator, y, generator)
     x = diffusion_loop(start, levels, inner, step, name="Langevin", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
@@ -97,15 +93,15 @@ def pc(operator, y, prior, *, generator=None, progress=False, callback=None, inf
     def step(x, sigma, next_sigma, final):
         with torch.no_grad():
             for _ in range(inner):
-                score, z = counted.score(x, sigma, generator), _noise_like(x, generator)
+                score, z = counted.score(x, sigma, generator), seeded_normal(x.shape, generator, x)
                 epsilon = 2 * (snr * per_image_norm(z) / per_image_norm(score).clamp_min(1e-12)) ** 2
                 x = _data_step(operator, y, x + epsilon * score + (2 * epsilon).sqrt() * z, sigma, zeta)
             variance = sigma**2 - next_sigma**2
             x = x + variance * counted.score(x, sigma, generator)
-            return x if final else x + math.sqrt(variance) * _noise_like(x, generator)
+            return x if final else x + math.sqrt(variance) * seeded_normal(x.shape, generator, x)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = levels.sigma_max * _noise_like(operator.A_adjoint(y), generator)
+    start = levels.sigma_max * _start_noise(operator, y, generator)
     x = diffusion_loop(start, levels, 1, step, name="PC", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
@@ -129,6 +125,12 @@ def ddnm(operator, y, prior, *, generator=None, progress=False, callback=None, i
     diffusion_loop(_clamped_baseline(operator, y), _schedule(prior, steps, sigma_max, sigma_min, schedule), inner, step, name="DDNM",
                    progress=progress, callback=callback)
     return _finish(corrected, counted, info)
+
+
+def _start_noise(operator, y, generator):
+    """Standard normal noise of the image's shape (Langevin and PC start from sigma_max times it)."""
+    shape = operator.A_adjoint(y).shape
+    return seeded_normal(shape, generator, y)
 
 
 def _clamped_baseline(operator, y):

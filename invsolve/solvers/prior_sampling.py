@@ -4,6 +4,7 @@ import math
 
 import torch
 
+from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.schedule import NoiseSchedule
@@ -29,7 +30,7 @@ def sample_prior(prior, count: int, *, image_size: int | None = None, method: st
     counted = CountedPrior(prior)
 
     def noise(x):
-        return torch.randn(x.shape, generator=generator, device=generator.device if generator else x.device).to(x)
+        return seeded_normal(x.shape, generator, x)
 
     def langevin(x, sigma, next_sigma, final):
         alpha = 0.5 * sigma**2
