@@ -14,17 +14,10 @@ import time
 import deepinv
 import torch
 
+from invsolve.benchmarks.priors import median_seconds
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import EDMNetwork, PatchPrior
 from invsolve.solvers import get_solver
-
-
-def seconds_per_call(fn, repeats: int) -> float:
-    fn()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
 
 
 def main(argv=None) -> None:
@@ -52,7 +45,8 @@ def main(argv=None) -> None:
         with torch.no_grad():
             op.A_adjoint(op.A(x))
 
-    parts = seconds_per_call(network_forward_backward, 5) + seconds_per_call(operator_forward_adjoint, 5)
+    cpu = torch.device("cpu")
+    parts = median_seconds(network_forward_backward, cpu, 5) + median_seconds(operator_forward_adjoint, cpu, 5)
     dps = get_solver("dps")
     dps(op, y, prior, steps=2, inner=1)  # warm-up
     info = {}

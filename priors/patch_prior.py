@@ -56,10 +56,9 @@ class PatchPrior(Prior):
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
         canvas = grid.pad_image(x, border=sigma * seeded_normal(canvas_shape, generator, x))
-        denoised = torch.empty_like(canvas)
-        self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(grid.window(denoised, shift)),
-                            sigma, grid, shift)
-        return grid.crop(grid.window(denoised, shift), shift)
+        denoised = x.new_empty(x.shape[0], x.shape[1], grid.span, grid.span)  # only the grid's window
+        self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(denoised), sigma, grid, shift)
+        return grid.crop(denoised, shift)
 
     def _denoise_tiles(self, noisy, denoised, sigma, grid, shift):
         """Every patch of ``noisy`` through the network into ``denoised`` (both (B, rows, cols, C, P, P)
