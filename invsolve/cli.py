@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ground-truth image to simulate measurements from (PNG/JPEG/TIFF/NPY/DICOM); default: "
                             "the first test image of the built-in source (phantoms for CT, photos otherwise)")
     given.add_argument("--measurement", metavar="FILE", help="measured data (.npy) to reconstruct; no ground truth")
-    rec.add_argument("--image-size", type=int, default=128, metavar="N", help="image side in pixels (default 128)")
+    rec.add_argument("--image-size", type=int, metavar="N",
+                     help="image side in pixels (default: the size the prior was trained for; 128 without a prior)")
     rec.add_argument("--noise", type=float, metavar="SIGMA",
                      help="measurement noise std (default: the preset's: 0 for CT, 0.01 otherwise)")
     rec.add_argument("--window", type=_window, metavar="LOW,HIGH",
@@ -218,6 +219,8 @@ def reconstruct(args) -> int:
     solver = get_solver(args.solver)
     device = resolve_device(args.device)
     prior = load(args.prior, device) if args.prior else None
+    if args.image_size is None:
+        args.image_size = prior.image_size if prior is not None else 128
     if args.image_size < 8:
         raise InvsolveError(f"--image-size must be at least 8, got {args.image_size}")
 

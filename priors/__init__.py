@@ -4,12 +4,14 @@
   the patch partition, ``positions.py`` the positional encoding);
 - ``WholeImagePrior``: the same network on the full image;
 - ``GaussianPrior``: an analytic prior with an exact denoiser, for testing solvers;
+- ``DenoiserPrior``: any deepinv denoiser as a prior (give it its sigma range);
 - ``EDMNetwork``: EDM preconditioning around deepinv's DDPM++ U-Net, sizes tiny / small / paper;
 - ``load(path)``: a trained prior from its ``.safetensors`` file; ``train(config)``: training.
 """
 
 from invsolve.priors.base import Prior
 from invsolve.priors.checkpoint import load, read_checkpoint
+from invsolve.priors.denoiser import DenoiserPrior
 from invsolve.priors.gaussian import GaussianPrior
 from invsolve.priors.network import NETWORK_SIZES, EDMNetwork
 from invsolve.priors.patch_prior import PatchPrior
@@ -18,6 +20,6 @@ from invsolve.priors.positions import position_channels
 from invsolve.priors.training import TrainingConfig, parse_duration, train
 from invsolve.priors.whole_image import WholeImagePrior
 
-__all__ = ["Prior", "PatchPrior", "WholeImagePrior", "GaussianPrior", "EDMNetwork", "NETWORK_SIZES", "PatchGrid",
+__all__ = ["Prior", "PatchPrior", "WholeImagePrior", "GaussianPrior", "DenoiserPrior", "EDMNetwork", "NETWORK_SIZES", "PatchGrid",
            "default_pad", "position_channels", "load", "read_checkpoint", "train", "TrainingConfig",
            "parse_duration"]

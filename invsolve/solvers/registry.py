@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,12 @@ class Solver:
             raise InvsolveError(f"solver {self.name} needs a prior; pass one")
         if not self.needs_prior and prior is not None:
             raise InvsolveError(f"solver {self.name} takes no prior; drop the prior or pick a diffusion solver")
+        if prior is not None and not isinstance(prior, Prior):
+            raise InvsolveError(f"solver {self.name} needs an invsolve Prior, got {type(prior).__name__}; wrap a "
+                                "deepinv denoiser as invsolve.priors.DenoiserPrior(denoiser, sigma_min=..., "
+                                "sigma_max=...) with the noise range it was trained for")
         channels = getattr(operator, "image_shape", (None,))[0]
-        if prior is not None and channels is not None and getattr(prior, "channels", channels) != channels:
+        if prior is not None and None not in (channels, prior.channels) and prior.channels != channels:
             raise InvsolveError(f"the prior is for {prior.channels}-channel images but the operator's images have "
                                 f"{channels}; use a prior trained on {channels}-channel data")
         if hasattr(operator, "check_measurement"):

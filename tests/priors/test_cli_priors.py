@@ -62,10 +62,11 @@ def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, capsys, solver):
     assert report["prior"] == str(tiny_prior_file) and 0 < report["psnr"] < 60
 
 
-def test_reconstruct_defaults_to_dps_with_a_prior_and_refuses_mismatches(tiny_prior_file, capsys):
-    assert run(["reconstruct", "--op", "ct8", "--image-size", "64", "--prior", str(tiny_prior_file),
-                "--steps", "2", "--inner", "1", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["solver"] == "dps"
+def test_reconstruct_defaults_to_dps_at_the_priors_size_and_refuses_mismatches(tiny_prior_file, capsys):
+    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--inner", "1",
+                "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["solver"] == "dps" and report["image_size"] == 64  # the prior's size, not the usual 128
     for extra, message in ((["--op", "deblur"], "1-channel images"), (["--op", "ct8", "--lam", "0.1"], "no setting lam"),
                            (["--op", "ct8", "--solver", "admm-tv"], "takes no prior")):
         assert run(["reconstruct", "--image-size", "64", "--prior", str(tiny_prior_file), *extra]) == 2

@@ -7,7 +7,7 @@ import torch
 
 from invsolve.errors import InvsolveError
 from invsolve.operators import make_operator
-from invsolve.priors import EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior
+from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior
 from invsolve.solvers import get_solver
 
 SIZE, SAMPLES, NOISE = 8, 64, 0.05
@@ -118,3 +118,22 @@ def test_diffusion_solvers_need_a_prior_and_refuse_unknown_settings():
         get_solver("dps")(op, y)
     with pytest.raises(InvsolveError, match="no setting lam"):
         get_solver("dps")(op, y, GaussianPrior(8), lam=0.1)
+
+
+@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+def test_a_deepinv_denoiser_and_a_deepinv_physics_work_with_every_solver(solver):
+    torch.manual_seed(0)
+    drunet = deepinv.models.DRUNet(1, 1, nc=(8, 8, 8, 8), nb=1, pretrained=None)
+    prior = DenoiserPrior(drunet, sigma_min=0.01, sigma_max=0.2, channels=1)
+    physics = deepinv.physics.Inpainting((1, 16, 16), mask=0.5, rng=torch.Generator().manual_seed(1))
+    y = physics(torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(2)))
+    info = {}
+    x = get_solver(solver)(physics, y, prior, generator=torch.Generator().manual_seed(3), steps=3, inner=1, info=info)
+    assert x.shape == (2, 1, 16, 16) and torch.isfinite(x).all() and info["nfe"] == (6 if solver == "pc" else 3)
+
+
+def test_a_bare_denoiser_is_refused_with_a_pointer_to_the_wrapper():
+    op = make_operator("deblur", 8, channels=1, kernel_size=3)
+    y = op.simulate(torch.full((1, 1, 8, 8), 0.5))
+    with pytest.raises(InvsolveError, match="DenoiserPrior"):
+        get_solver("dps")(op, y, deepinv.models.DRUNet(1, 1, nc=(8, 8, 8, 8), nb=1, pretrained=None))
