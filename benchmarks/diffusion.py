@@ -21,6 +21,7 @@ import time
 import torch
 
 from invsolve.benchmarks.classical import mean, simulate
+from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
 from invsolve.metrics import psnr, ssim
 from invsolve.priors import load
@@ -42,7 +43,11 @@ def tune(args) -> None:
     for values in itertools.product(*grid.values()):
         settings = dict(zip(grid, values, strict=True))
         info, start = {}, time.perf_counter()
-        r = solver(op, y, prior, generator=torch.Generator().manual_seed(args.seed), info=info, **settings)
+        try:
+            r = solver(op, y, prior, generator=torch.Generator().manual_seed(args.seed), info=info, **settings)
+        except InvsolveError as error:  # a step size that diverges is a result of the scan, not its end
+            print(f"{settings}  diverged: {error}", flush=True)
+            continue
         p, s = mean(psnr(r, x)), mean(ssim(r, x))
         results.append((p, s, settings))
         print(f"{settings}  PSNR {p:6.2f}  SSIM {s:.3f}  ({(time.perf_counter() - start) / len(x):.1f} s/image, "

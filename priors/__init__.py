@@ -10,7 +10,7 @@
 """
 
 from invsolve.priors.base import Prior
-from invsolve.priors.checkpoint import load, read_checkpoint
+from invsolve.priors.checkpoint import load, read_checkpoint, resolve_prior_path
 from invsolve.priors.denoiser import DenoiserPrior
 from invsolve.priors.gaussian import GaussianPrior
 from invsolve.priors.network import NETWORK_SIZES, EDMNetwork
@@ -21,5 +21,5 @@ from invsolve.priors.training import TrainingConfig, parse_duration, train
 from invsolve.priors.whole_image import WholeImagePrior
 
 __all__ = ["Prior", "PatchPrior", "WholeImagePrior", "GaussianPrior", "DenoiserPrior", "EDMNetwork", "NETWORK_SIZES", "PatchGrid",
-           "default_pad", "position_channels", "load", "read_checkpoint", "train", "TrainingConfig",
+           "default_pad", "position_channels", "load", "read_checkpoint", "resolve_prior_path", "train", "TrainingConfig",
            "parse_duration"]

@@ -89,12 +89,21 @@ def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options)
     return PatchPrior(network, config["image_size"], **settings, **sigma_range)
 
 
+def resolve_prior_path(spec: str | os.PathLike) -> Path:
+    """The checkpoint file a prior argument names; an error naming the fix when there is none."""
+    path = Path(spec)
+    if not path.is_file():
+        raise InvsolveError(f"prior file {path} does not exist; give a .safetensors file written by invsolve train")
+    return path
+
+
 def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):
     """The prior stored in ``path``, in eval mode on ``device``.
 
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``max_batch``.
     """
+    path = resolve_prior_path(path)
     config, tensors = read_checkpoint(path)
     if "kind" not in config:
         raise InvsolveError(f"{path} is an invsolve training-state file, not a prior; "

@@ -21,3 +21,16 @@ def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0):
     ds.PixelData = pixels.astype(np.uint16).tobytes()
     ds.save_as(str(path), enforce_file_format=True)
     return path
+
+
+TINY_RUN = dict(net="tiny", image_size=64, patch_sizes=(16, 8), patch_probs=(0.6, 0.4), max_images=8, batch=8,
+                lr=1e-3, seed=3)
+
+
+def train_tiny(out, duration="320", **changes):
+    """Train a tiny prior (``duration`` in images) on 8 phantoms; returns the file."""
+    from invsolve.priors import TrainingConfig, train
+
+    return train(TrainingConfig(out=str(out), duration=duration, command="test", **(TINY_RUN | changes)),
+                 progress=False)
+

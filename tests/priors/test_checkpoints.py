@@ -72,7 +72,7 @@ def test_foreign_and_mismatched_files_are_refused(tiny_prior_file, tmp_path):
 
 
 def test_whole_image_prior_round_trip(tmp_path):
-    from tests.priors.conftest import train_tiny
+    from tests.helpers import train_tiny
     out = train_tiny(tmp_path / "whole.safetensors", duration="16", prior="whole", batch=2, data="photos",
                      image_size=24, channels=3)
     prior = load(out)

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from invsolve.errors import InvsolveError
 from invsolve.priors import TrainingConfig, load, parse_duration, read_checkpoint, train
-from tests.priors.conftest import TINY_RUN, train_tiny
+from tests.helpers import TINY_RUN, train_tiny
 
 
 def losses(log_path):

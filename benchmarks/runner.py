@@ -1,0 +1,221 @@
+"""Run a suite cell by cell: one result per (task, method, image, seed), resumable and sharded.
+
+Every rank appends finished cells, one JSON line each, to its own ``results-rank{R}.jsonl`` in the
+output folder and flushes it to disk before starting the next cell. A rerun reads every rank's
+file, skips the finished cells and drops a torn last line (a run killed while writing), so a
+killed run loses only the cell it was working on. Cells are dealt to ranks by their position in
+the full, fixed list (cell i goes to rank i mod world size), so ranks never overlap, whatever
+has already finished. RANK / WORLD_SIZE come from ``torchrun`` or SLURM.
+"""
+
+import itertools
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from invsolve.data import get_source
+from invsolve.devices import resolve_device
+from invsolve.errors import InvsolveError
+from invsolve.io import atomic_write
+from invsolve.metrics import psnr, ssim
+from invsolve.operators import get_preset, make_operator
+from invsolve.priors import load
+from invsolve.solvers import get_solver
+from invsolve.benchmarks.suite import Method, Suite, check_resources
+
+RESULTS_GLOB = "results-rank*.jsonl"
+MIN_VALIDATION_IMAGES = 8  # two proved too few to choose a step size (docs/benchmarks.md)
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str
+    index: int  # image index in the split
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.method}/{self.index}/{self.seed}"
+
+    def noise_seed(self) -> int:
+        """Measurement noise and solver randomness: the same for every method of a task and image."""
+        return self.seed * 100_000 + self.index
+
+
+def cells_of(suite: Suite, count: int) -> list[Cell]:
+    return [Cell(t, m, i, s) for t, m, i, s in itertools.product(suite.tasks, suite.methods, range(count), suite.seeds)]
+
+
+def rank_and_world() -> tuple[int, int]:
+    """This process's shard: torchrun's RANK / WORLD_SIZE, else SLURM's, else (0, 1)."""
+    for rank_var, world_var in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS")):
+        if rank_var in os.environ and world_var in os.environ:
+            rank, world = int(os.environ[rank_var]), int(os.environ[world_var])
+            if not 0 <= rank < world:
+                raise InvsolveError(f"{rank_var}={rank} is outside 0..{world_var}-1={world - 1}")
+            return rank, world
+    return 0, 1
+
+
+def read_results(out: Path) -> dict[str, dict]:
+    """Every finished cell in ``out`` (all ranks), by cell key; torn lines are skipped."""
+    results = {}
+    for path in sorted(out.glob(RESULTS_GLOB)):
+        for record in _complete_records(path):
+            results[record["key"]] = record
+    return results
+
+
+def _complete_records(path: Path) -> list[dict]:
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the last line of a run killed mid-write
+    return records
+
+
+def _repair(path: Path) -> None:
+    """Rewrite a rank's file with its complete lines only, if a killed run left a torn one."""
+    if path.exists() and path.read_bytes() and not path.read_bytes().endswith(b"\n"):
+        lines = "".join(json.dumps(r) + "\n" for r in _complete_records(path))
+        atomic_write(path, lambda f: f.write(lines.encode()))
+
+
+def versions() -> dict:
+    import deepinv
+
+    import invsolve
+    return {"invsolve": invsolve.__version__, "torch": torch.__version__, "deepinv": deepinv.__version__,
+            "numpy": np.__version__, "python": sys.version.split()[0]}
+
+
+class Workspace:
+    """Sources, operators and priors, built once per task / method and reused across cells.
+
+    The sources are opened at once, so a size they cannot make or too few images fail before any work.
+    """
+
+    def __init__(self, suite: Suite, split: str, count: int, device: torch.device):
+        self.suite, self.split, self.device = suite, split, device
+        self._operators, self._priors = {}, {}
+        self._sources = {task.name: get_source(task.dataset, split, suite.image_size, get_preset(task.op).channels)
+                         for task in suite.tasks.values()}
+        for task in suite.tasks.values():
+            if len(self._sources[task.name]) < count:
+                raise InvsolveError(f"task {task.name}: {task.dataset} has {len(self._sources[task.name])} {split} "
+                                    f"images, the run needs {count}; lower the suite's count or pass --limit")
+
+    def source(self, task):
+        return self._sources[task.name]
+
+    def operator(self, task, channels: int):
+        if task.name not in self._operators:
+            self._operators[task.name] = make_operator(task.op, self.suite.image_size, channels=channels,
+                                                       device=self.device, **task.options)
+        return self._operators[task.name]
+
+    def prior(self, method: Method, task):
+        spec = method.prior_for(task)
+        if spec is not None and spec not in self._priors:
+            self._priors[spec] = load(spec, self.device)
+        return self._priors.get(spec)
+
+
+def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
+    suite = space.suite
+    task, method = suite.tasks[cell.task], suite.methods[cell.method]
+    source = space.source(task)
+    truth = source[cell.index][None].to(space.device)
+    op = space.operator(task, truth.shape[1])
+    y = op.simulate(truth, torch.Generator().manual_seed(cell.noise_seed()))  # CPU noise: same y on any device
+    solver, prior = get_solver(method.solver), space.prior(method, task)
+    settings = solver.settings(op, **method.settings_for(task))
+    if space.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(space.device)
+    info, start = {}, time.perf_counter()
+    recon = solver(op, y, prior, generator=torch.Generator(space.device).manual_seed(cell.noise_seed()), info=info,
+                   **settings)
+    if space.device.type == "cuda":
+        torch.cuda.synchronize(space.device)
+    seconds = time.perf_counter() - start
+    if space.device.type == "cuda":
+        memory, memory_kind = torch.cuda.max_memory_allocated(space.device) / 2**20, "cuda peak allocated"
+    else:
+        memory, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
+    if cell.index < suite.figure_images:
+        _save_image(out / "images" / task.name / f"{cell.index}-truth.npy", truth[0])
+        _save_image(out / "images" / task.name / f"{cell.index}-{method.name}-seed{cell.seed}.npy", recon[0])
+    return {"key": cell.key, "task": task.name, "method": method.name, "index": cell.index,
+            "image": source.label(cell.index), "seed": cell.seed, "split": space.split,
+            "psnr": psnr(recon[0], truth[0]), "ssim": ssim(recon[0], truth[0]), "seconds": round(seconds, 4),
+            "nfe": info["nfe"], "peak_memory_mib": round(memory, 1), "memory_kind": memory_kind,
+            "solver": method.solver, "prior": method.prior_for(task), "settings": settings,
+            "operator": op.describe(), "image_size": suite.image_size, "device": str(space.device), "rank": rank,
+            "versions": versions(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _save_image(path: Path, image: torch.Tensor) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: np.save(f, image.detach().float().cpu().numpy()))
+
+
+def run_suite(suite: Suite, out: str | os.PathLike, *, split: str = "test", limit: int | None = None,
+              device: str = "auto", progress: bool = False, after_cell=None) -> dict:
+    """Run this rank's share of the suite's cells that ``out`` does not hold yet.
+
+    ``limit`` lowers the images per task; ``after_cell(record)`` is called after each finished cell.
+    Returns counts: ``cells`` (all), ``mine`` (this rank's), ``skipped`` (finished before), ``ran``.
+    """
+    count = min(limit, suite.count if split == "test" else suite.validation_count) if limit else (
+        suite.count if split == "test" else suite.validation_count)
+    check_resources(suite, split)
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and "LOCAL_RANK" in os.environ:
+        resolved = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    space = Workspace(suite, split, count, resolved)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _record_suite(suite, split, out)
+    rank, world = rank_and_world()
+    results_path = out / f"results-rank{rank}.jsonl"
+    _repair(results_path)
+    done = read_results(out)
+    cells = cells_of(suite, count)
+    mine = [c for i, c in enumerate(cells) if i % world == rank]
+    todo = [c for c in mine if c.key not in done]
+    with results_path.open("a") as results, tqdm(total=len(mine), initial=len(mine) - len(todo), position=rank,
+                                                 desc=f"{suite.name} rank {rank}", disable=not progress) as bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.key)
+            record = run_cell(cell, space, out, rank)
+            results.write(json.dumps(record) + "\n")
+            results.flush()
+            os.fsync(results.fileno())
+            bar.update()
+            if after_cell is not None:
+                after_cell(record)
+    return {"cells": len(cells), "mine": len(mine), "skipped": len(mine) - len(todo), "ran": len(todo),
+            "rank": rank, "world": world, "out": str(out)}
+
+
+def _record_suite(suite: Suite, split: str, out: Path) -> None:
+    """``out/suite.json`` says what the results in ``out`` are; a different suite may not add to them."""
+    record = {"suite": suite.raw, "split": split}
+    path = out / "suite.json"
+    if path.exists():
+        if json.loads(path.read_text()) != json.loads(json.dumps(record)):
+            raise InvsolveError(f"{out} holds results of a different suite or settings ({path}); "
+                                "use another --out folder, or rerun with the same suite file and --set values")
+        return
+    atomic_write(path, lambda f: f.write(json.dumps(record, indent=1).encode()))

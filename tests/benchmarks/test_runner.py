@@ -1,0 +1,156 @@
+"""The benchmark runner: a tiny suite end to end, resume after a kill, two ranks, bad suite files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from invsolve.benchmarks.report import report
+from invsolve.benchmarks.runner import read_results, run_suite
+from invsolve.benchmarks.suite import load_suite
+from invsolve.benchmarks.tuning import tune
+from invsolve.cli import main as cli
+from invsolve.errors import InvsolveError
+
+TINY_SUITE = """
+[suite]
+name = "tiny"
+description = "two tasks, three methods, 64 px"
+image_size = 64
+count = 2
+validation_count = 2
+figure_images = 1
+
+[datasets]
+phantoms = "phantoms"
+photos = "photos"
+
+[tasks.ct8]
+op = "ct8"
+dataset = "phantoms"
+paper = { admm-tv = [23.09, 0.555] }
+
+[tasks.sr4]
+op = "sr4"
+dataset = "photos"
+
+[methods.baseline]
+solver = "baseline"
+
+[methods.admm-tv]
+solver = "admm-tv"
+settings = { iterations = 5 }
+task_settings = { sr4 = { lam = 0.02 } }
+
+[methods.padis]
+solver = "dps"
+prior = { ct = "PRIOR" }
+settings = { steps = 2, inner = 1 }
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path, tiny_prior_file):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_SUITE.replace("PRIOR", str(tiny_prior_file)))
+    return path
+
+
+def test_a_tiny_suite_runs_end_to_end_and_the_report_has_every_cell(suite_file, tmp_path):
+    out = tmp_path / "out"
+    # padis has no photo prior, so it runs on ct8 only
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "ct8"]) == 0
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4", "--methods",
+                "baseline,admm-tv"]) == 0
+    results = read_results(out)
+    assert sorted(results) == sorted(f"{t}/{m}/{i}/0" for t, ms in (("ct8", ("baseline", "admm-tv", "padis")),
+                                                                    ("sr4", ("baseline", "admm-tv")))
+                                     for m in ms for i in range(2))
+    padis = results["ct8/padis/1/0"]
+    assert padis["nfe"] == 2 and padis["settings"]["steps"] == 2 and padis["prior"].endswith("tiny.safetensors")
+    assert results["sr4/admm-tv/0/0"]["settings"]["lam"] == 0.02 and 5 < results["ct8/baseline/0/0"]["psnr"] < 40
+    assert {"psnr", "ssim", "seconds", "nfe", "peak_memory_mib", "seed", "versions", "settings"} <= set(padis)
+
+    written = report(out)
+    table = written["markdown"]
+    for task, methods in (("ct8", ("baseline", "admm-tv", "padis")), ("sr4", ("baseline", "admm-tv"))):
+        section = table.split(f"## {task}")[1].split("##")[0]
+        assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| ") and "PSNR" not in line] \
+            == [f"| {m}" for m in methods]
+    assert "23.09 / 0.555" in table  # the paper's number beside ours
+    assert (out / "results.csv").read_text().count("\n") == 10 + 1
+    assert sorted(p.name for p in written["figures"]) == ["ct8.png", "sr4.png"]
+
+
+def test_a_killed_run_resumes_with_every_cell_exactly_once(suite_file, tmp_path):
+    out, finished = tmp_path / "out", []
+
+    def die_after_three(record):
+        finished.append(record["key"])
+        if len(finished) == 3:
+            raise KeyboardInterrupt
+
+    suite = load_suite(suite_file).select(["ct8"], ["baseline", "admm-tv"])
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(suite, out, after_cell=die_after_three)
+    with (out / "results-rank0.jsonl").open("a") as f:
+        f.write('{"key": "ct8/admm-tv/1/0", "psnr": 2')  # a line torn by the kill
+    summary = run_suite(suite, out)
+    assert summary["skipped"] == 3 and summary["ran"] == 1
+    lines = (out / "results-rank0.jsonl").read_text().splitlines()
+    keys = [json.loads(line)["key"] for line in lines]
+    assert sorted(keys) == sorted(f"ct8/{m}/{i}/0" for m in ("baseline", "admm-tv") for i in range(2))
+    assert run_suite(suite, out)["ran"] == 0
+
+
+def test_two_ranks_split_the_cells_without_overlap_and_the_report_merges_them(suite_file, tmp_path):
+    out = tmp_path / "out"
+    processes = [subprocess.Popen([sys.executable, "-m", "invsolve", "bench", "run", str(suite_file), "--out", str(out),
+                                   "--methods", "baseline,admm-tv"],
+                                  env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    per_rank = [{json.loads(line)["key"] for line in (out / f"results-rank{r}.jsonl").read_text().splitlines()}
+                for r in (0, 1)]
+    assert per_rank[0] and per_rank[1] and not per_rank[0] & per_rank[1]
+    assert len(per_rank[0] | per_rank[1]) == 2 * 2 * 2
+    assert report(out)["cells"] == 8
+
+
+def test_tune_scans_the_validation_split_and_writes_the_choice(suite_file, tmp_path):
+    suite = load_suite(suite_file).select(["ct8"])
+    chosen = tune(suite, "admm-tv", {"lam": [0.001, 0.3]}, tmp_path / "tune")
+    assert set(chosen["chosen"]) == {"ct8"} and len(chosen["table"]) == 2
+    results = read_results(tmp_path / "tune")
+    assert {r["split"] for r in results.values()} == {"validation"} and len(results) == 2 * 2
+    assert "[methods.admm-tv.task_settings.ct8]\nlam = " in (tmp_path / "tune" / "tuned.toml").read_text()
+
+
+@pytest.mark.parametrize("change,message", [
+    (('solver = "baseline"', 'solver = "fbp"'), "tiny.toml:24: method baseline: unknown solver 'fbp'"),
+    (('op = "sr4"', 'op = "sr3"'), "tiny.toml:20: task sr4: unknown operator 'sr3'"),
+    (('photos = "photos"', 'photos = "/no/such/folder"'), "dataset folder /no/such/folder does not exist"),
+    (('settings = { iterations = 5 }', 'settings = { iterations = 5, zeta = 1 }'),
+     "tiny.toml:28: method admm-tv: solver admm-tv has no setting zeta"),
+    (('count = 2', 'cuont = 2'), "tiny.toml:6: unknown key suite.cuont"),
+])
+def test_a_bad_suite_fails_before_any_work_naming_the_line(suite_file, tmp_path, change, message):
+    suite_file.write_text(suite_file.read_text().replace(*change))
+    out = tmp_path / "out"
+    with pytest.raises(InvsolveError) as error:
+        run_suite(load_suite(suite_file), out)
+    assert message in str(error.value)
+    assert not (out / "suite.json").exists()
+
+
+def test_a_missing_prior_and_a_changed_suite_are_refused(suite_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4"]) == 2
+    assert "method padis has no prior for photo tasks" in capsys.readouterr().err
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8"]) == 0
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8",
+                "--set", "methods.baseline.label=FBP"]) == 2
+    assert "holds results of a different suite" in capsys.readouterr().err
