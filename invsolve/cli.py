@@ -25,6 +25,7 @@ from invsolve.metrics import psnr, ssim
 from invsolve.operators import PRESETS, get_preset, make_operator
 from invsolve.priors import NETWORK_SIZES, PatchPrior, TrainingConfig, load, train
 from invsolve.priors.training import companion_paths
+from invsolve.solvers.diffusion import DPS_STARTS
 from invsolve.solvers.prior_sampling import SAMPLING_METHODS, sample_prior
 from invsolve.solvers.schedule import SCHEDULE_KINDS
 from invsolve.solvers import SOLVERS, get_solver
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
     diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
     diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
+    diffusion.add_argument("--start", choices=DPS_STARTS, help="dps: start from the baseline (default) or from noise")
 
     data = commands.add_parser("data", help="look at the built-in image sources or a folder of images")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -98,6 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--image-size", type=int, default=128, metavar="N")
     show.add_argument("--channels", type=int, choices=[1, 3], help="default: the source's own")
     show.add_argument("--out", required=True, metavar="FILE.png")
+    prepare = data_commands.add_parser(
+        "prepare", help="turn your copy of AAPM CT or CelebA-HQ into train/validation/test folders",
+        description="aapm: DICOM volumes -> 256x256 slices in [0,1] (16-bit PNG), 9 volumes train, 25 slices of the "
+                    "tenth test, 25 slices of the ninth validation. celeba: images -> 256x256 RGB PNG, the first "
+                    "3000 train, a seeded 25 of the rest test and 25 validation.")
+    prepare.add_argument("dataset", choices=["aapm", "celeba"])
+    prepare.add_argument("src", metavar="SRC", help="folder holding the original files (searched recursively)")
+    prepare.add_argument("dst", metavar="DST", help="output folder (gets train/, validation/, test/)")
+    prepare.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    prepare.add_argument("--test", type=int, default=25, help="test images (default 25)")
+    prepare.add_argument("--validation", type=int, default=25, help="validation images (default 25)")
+    prepare.add_argument("--train", type=int, default=3000, help="celeba: training images (default 3000)")
+    prepare.add_argument("--slices", type=int, default=256, help="aapm: middle slices kept per volume (default 256)")
+    prepare.add_argument("--window", type=_window, default=(-1000.0, 1000.0), metavar="LOW,HIGH",
+                         help="aapm: HU mapped to 0..1 (default -1000,1000)")
+    prepare.add_argument("--seed", type=int, default=0, help="celeba: seed of the test/validation draw")
     _add_train_parser(commands)
     _add_bench_parser(commands)
     _add_sample_parser(commands)
@@ -253,7 +271,7 @@ def main(argv=None) -> int:
         if args.command == "reconstruct":
             return reconstruct(args)
         if args.command == "data":
-            return show_data(args)
+            return show_data(args) if args.data_command == "show" else prepare_data(args)
         if args.command == "sample":
             return sample_from_prior(args)
         if args.command == "train":
@@ -318,7 +336,8 @@ def reconstruct(args) -> int:
 
     overrides = {"lam": args.lam, "rho": args.rho, "iterations": args.iterations, "tv": args.tv,
                  "steps": args.steps, "inner": args.inner, "zeta": args.zeta, "snr": args.snr,
-                 "sigma_max": args.sigma_max, "sigma_min": args.sigma_min, "schedule": args.schedule}
+                 "sigma_max": args.sigma_max, "sigma_min": args.sigma_min, "schedule": args.schedule,
+                 "start": args.start}
     settings = solver.settings(op, **overrides)  # a setting the solver does not take is an error, not ignored
     baseline = op.baseline(y)
     start = time.perf_counter()
@@ -403,6 +422,20 @@ def show_data(args) -> int:
     save_comparison(args.out, panels, rows=rows, title=f"{args.source} ({args.split}, {args.image_size}x"
                                                        f"{args.image_size})", panel_inches=2.2)
     print(f"wrote {args.out}: {count} of {len(source)} {args.split} images of {args.source}")
+    return 0
+
+
+def prepare_data(args) -> int:
+    from invsolve.data.prepare import prepare_aapm, prepare_celeba
+
+    if args.dataset == "aapm":
+        counts = prepare_aapm(args.src, args.dst, size=args.size, slices=args.slices, test_slices=args.test,
+                              validation=args.validation, window=args.window)
+    else:
+        counts = prepare_celeba(args.src, args.dst, size=args.size, train=args.train, test=args.test,
+                                validation=args.validation, seed=args.seed)
+    print(f"wrote {args.dst}: " + ", ".join(f"{n} {split}" for split, n in counts.items()) +
+          f" images ({args.size}x{args.size}); sources listed in {args.dst}/prepared.json")
     return 0
 
 

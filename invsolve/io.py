@@ -120,8 +120,8 @@ def read_dicom_hu(path: str | os.PathLike) -> np.ndarray:
     return pixels * float(getattr(ds, "RescaleSlope", 1.0)) + float(getattr(ds, "RescaleIntercept", 0.0))
 
 
-def write_image(path: str | os.PathLike, image: torch.Tensor) -> Path:
-    """Write a (C, H, W) or (H, W) image: .png (8-bit, clamped to [0, 1]) or .npy (float32, as is)."""
+def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8) -> Path:
+    """Write a (C, H, W) or (H, W) image: .png (8- or 16-bit, clamped to [0, 1]) or .npy (float32, as is)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".npy"):
@@ -133,7 +133,10 @@ def write_image(path: str | os.PathLike, image: torch.Tensor) -> Path:
         return atomic_write(path, lambda f: np.save(f, array))
     import imageio.v3 as iio
 
-    pixels = np.round(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    if bits not in (8, 16):
+        raise InvsolveError(f"PNG images have 8 or 16 bits, got {bits}")
+    dtype = np.uint8 if bits == 8 else np.uint16
+    pixels = np.round(np.clip(array, 0, 1) * np.iinfo(dtype).max).astype(dtype)
     return atomic_write(path, lambda f: iio.imwrite(f, pixels, extension=".png"))
 
 
@@ -178,7 +181,10 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
     if np.issubdtype(array.dtype, np.integer):
         if array.min() < 0:
             raise InvsolveError(f"{source} has negative integer values; give a --window LOW,HIGH to map them to [0, 1]")
-        maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max
+        if array.dtype == np.uint8 or array.dtype == np.uint16:  # the file's bit depth says the white level
+            maximum = np.iinfo(array.dtype).max
+        else:  # other integer arrays (.npy): the smallest usual white level that holds them
+            maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max
         return torch.from_numpy((array / maximum).astype(np.float32))
     if array.min() < 0 or array.max() > 1:
         raise InvsolveError(f"{source} has values in [{array.min():.4g}, {array.max():.4g}], outside [0, 1]; "

@@ -3,8 +3,10 @@
 import numpy as np
 
 
-def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0):
-    """A minimal CT DICOM file (used by the tests of readers and folder sources)."""
+def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0, *, series: str | None = None,
+                     patient: str = "", z: float | None = None):
+    """A minimal CT DICOM file (used by the tests of readers, folder sources and data preparation);
+    ``series``/``patient``/``z`` set the volume and slice position."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -18,6 +20,10 @@ def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0):
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     ds.RescaleIntercept, ds.RescaleSlope = intercept, 1.0
+    ds.SeriesInstanceUID = series or generate_uid()
+    ds.PatientID = patient
+    if z is not None:
+        ds.ImagePositionPatient = [0.0, 0.0, z]
     ds.PixelData = pixels.astype(np.uint16).tobytes()
     ds.save_as(str(path), enforce_file_format=True)
     return path

@@ -23,9 +23,13 @@ import math
 import torch
 
 from invsolve.devices import seeded_normal
+from invsolve.errors import InvsolveError
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
+
+
+DPS_STARTS = ("baseline", "noise")
 
 
 def per_image_norm(t: torch.Tensor) -> torch.Tensor:
@@ -51,9 +55,13 @@ def _data_step(operator, y, x, sigma, zeta):
 
 
 def dps(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, inner, zeta,
-        sigma_max, sigma_min, schedule):
-    """PaDIS Algorithm 1 (VE-DPS with Langevin)."""
+        sigma_max, sigma_min, schedule, start):
+    """PaDIS Algorithm 1 (VE-DPS with Langevin). ``start``: "baseline" (the clamped baseline, as the
+    reference code) or "noise" (sigma_max times white noise, the paper's ablation of table 5)."""
+    if start not in DPS_STARTS:
+        raise InvsolveError(f"dps start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
     counted = CountedPrior(prior)
+    levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
 
     def step(x, sigma, next_sigma, final):
         x = x.detach().requires_grad_()
@@ -63,8 +71,9 @@ def dps(operator, y, prior, *, generator=None, progress=False, callback=None, in
         x = x - zeta * gradient
         return _langevin_move(x, denoised, sigma, generator, final, alpha=0.5 * sigma**2).detach()
 
-    x = diffusion_loop(_clamped_baseline(operator, y), _schedule(prior, steps, sigma_max, sigma_min, schedule), inner, step,
-                       name="DPS", progress=progress, callback=callback)
+    initial = _clamped_baseline(operator, y) if start == "baseline" else levels.sigma_max * _start_noise(
+        operator, y, generator)
+    x = diffusion_loop(initial, levels, inner, step, name="DPS", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
 
@@ -150,7 +159,7 @@ def _finish(x, counted, info):
 #: snr 0.16); sigma_max / sigma_min default to the prior's own range. Per-preset values chosen on
 #: validation images go in TUNED.
 GENERIC = {
-    "dps": {"steps": 100, "inner": 10, "zeta": 0.3},
+    "dps": {"steps": 100, "inner": 10, "zeta": 0.3, "start": "baseline"},
     "langevin": {"steps": 100, "inner": 10, "zeta": 0.3},
     "pc": {"steps": 100, "inner": 1, "zeta": 0.3, "snr": 0.16},
     "ddnm": {"steps": 100, "inner": 10},

@@ -137,3 +137,13 @@ def test_a_bare_denoiser_is_refused_with_a_pointer_to_the_wrapper():
     y = op.simulate(torch.full((1, 1, 8, 8), 0.5))
     with pytest.raises(InvsolveError, match="DenoiserPrior"):
         get_solver("dps")(op, y, deepinv.models.DRUNet(1, 1, nc=(8, 8, 8, 8), nb=1, pretrained=None))
+
+
+def test_dps_can_start_from_noise_and_refuses_other_starts(gaussian_problem):
+    prior, op, y, post_mean, post_sd = gaussian_problem
+    run = get_solver("dps")
+    from_noise = run(op, y, prior, generator=torch.Generator().manual_seed(0), steps=10, inner=1, start="noise")
+    from_baseline = run(op, y, prior, generator=torch.Generator().manual_seed(0), steps=10, inner=1)
+    assert torch.isfinite(from_noise).all() and not torch.equal(from_noise, from_baseline)
+    with pytest.raises(InvsolveError, match="start must be one of baseline, noise"):
+        run(op, y, prior, steps=10, inner=1, start="middle")
