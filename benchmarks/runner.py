@@ -103,7 +103,8 @@ def versions() -> dict:
 class Workspace:
     """Sources, operators and priors, built once per task / method and reused across cells.
 
-    The sources are opened at once, so a size they cannot make or too few images fail before any work.
+    Sources and operators are built at once, so a size they cannot make, too few images or a bad
+    operator option fails before any work.
     """
 
     def __init__(self, suite: Suite, split: str, count: int, device: torch.device):
@@ -112,17 +113,20 @@ class Workspace:
         self._sources = {task.name: get_source(task.dataset, split, suite.image_size, get_preset(task.op).channels)
                          for task in suite.tasks.values()}
         for task in suite.tasks.values():
-            if len(self._sources[task.name]) < count:
-                raise InvsolveError(f"task {task.name}: {task.dataset} has {len(self._sources[task.name])} {split} "
-                                    f"images, the run needs {count}; lower the suite's count or pass --limit")
+            source = self._sources[task.name]
+            if len(source) < count:
+                raise InvsolveError(f"task {task.name}: {task.dataset} has {len(source)} {split} images, the run "
+                                    f"needs {count}; lower the suite's count or pass --limit")
+            try:
+                self._operators[task.name] = make_operator(task.op, suite.image_size, channels=source.channels,
+                                                           device=device, **task.options)
+            except InvsolveError as error:
+                raise InvsolveError(f"task {task.name}: {error}") from None
 
     def source(self, task):
         return self._sources[task.name]
 
-    def operator(self, task, channels: int):
-        if task.name not in self._operators:
-            self._operators[task.name] = make_operator(task.op, self.suite.image_size, channels=channels,
-                                                       device=self.device, **task.options)
+    def operator(self, task):
         return self._operators[task.name]
 
     def prior(self, method: Method, task):
@@ -137,7 +141,7 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     task, method = suite.tasks[cell.task], suite.methods[cell.method]
     source = space.source(task)
     truth = source[cell.index][None].to(space.device)
-    op = space.operator(task, truth.shape[1])
+    op = space.operator(task)
     y = op.simulate(truth, torch.Generator().manual_seed(cell.noise_seed()))  # CPU noise: same y on any device
     solver, prior = get_solver(method.solver), space.prior(method, task)
     settings = solver.settings(op, **method.settings_for(task))

@@ -3,7 +3,7 @@ prior + settings) and the paper's numbers. ``load_suite`` checks everything it c
 and names the line of the first problem.
 
     [suite]                       # name, description, image_size, count, seeds, validation_count,
-    name = "mini"                 # figure_images (all optional but name)
+    name = "mini"                 # figure_images, plugins (all optional but name)
     image_size = 128
     count = 8                     # test images per task (``--limit`` lowers it)
 
@@ -21,9 +21,13 @@ and names the line of the first problem.
     prior = { ct = "padis-ct.safetensors", photo = "padis-photo.safetensors" }  # or one file
     settings = { steps = 100, inner = 10 }
     task_settings = { ct20 = { zeta = 0.3 } }
+
+``plugins = ["my_module"]`` in [suite] imports modules first, so solvers and operator presets they
+register (``invsolve.solvers.register``, ``invsolve.operators.register_preset``) can be named.
 """
 
 import copy
+import importlib
 import os
 import re
 import tomllib
@@ -36,7 +40,7 @@ from invsolve.operators import PRESETS, get_preset
 from invsolve.priors import resolve_prior_path
 from invsolve.solvers import SOLVERS, get_solver
 
-SUITE_KEYS = {"name", "description", "image_size", "count", "seeds", "validation_count", "figure_images"}
+SUITE_KEYS = {"name", "description", "image_size", "count", "seeds", "validation_count", "figure_images", "plugins"}
 TASK_KEYS = {"op", "dataset", "options", "paper"}
 METHOD_KEYS = {"solver", "prior", "settings", "task_settings", "label"}
 
@@ -151,6 +155,11 @@ def build_suite(raw: dict, fail=None) -> Suite:
         fail((top,), f"unknown table [{top}]; a suite has [suite], [datasets], [tasks.NAME] and [methods.NAME]")
     head = raw.get("suite", {})
     check_keys(head, SUITE_KEYS, ("suite",))
+    for module in head.get("plugins", []):  # your own solvers / operator presets register themselves on import
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            fail(("suite", "plugins"), f"plugin module {module!r} cannot be imported: {error}")
     if "name" not in head:
         fail(("suite",), "[suite] needs a name")
     datasets = raw.get("datasets", {})
@@ -207,7 +216,7 @@ def build_suite(raw: dict, fail=None) -> Suite:
             if method not in methods:
                 fail(("tasks", task.name, "paper"), f"task {task.name}: paper numbers for unknown method {method}")
 
-    options = {k: head[k] for k in SUITE_KEYS - {"name", "seeds"} if k in head}
+    options = {k: head[k] for k in SUITE_KEYS - {"name", "seeds", "plugins"} if k in head}
     for key in ("image_size", "count", "validation_count", "figure_images"):
         if key in options and not (isinstance(options[key], int) and options[key] >= (0 if key == "figure_images" else 1)):
             fail(("suite", key), f"suite.{key} must be a positive integer, got {options[key]!r}")

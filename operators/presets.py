@@ -33,6 +33,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 )}
 
 
+def register_preset(preset: Preset) -> Preset:
+    """Add an operator preset (your own forward model) under ``preset.name`` for the CLI, the API and suites."""
+    PRESETS[preset.name] = preset
+    return preset
+
+
 def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]

@@ -13,6 +13,8 @@ from invsolve.benchmarks.suite import load_suite
 from invsolve.benchmarks.tuning import tune
 from invsolve.cli import main as cli
 from invsolve.errors import InvsolveError
+from invsolve.operators import PRESETS
+from invsolve.solvers import SOLVERS
 
 TINY_SUITE = """
 [suite]
@@ -154,3 +156,33 @@ def test_a_missing_prior_and_a_changed_suite_are_refused(suite_file, tmp_path, c
     assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8",
                 "--set", "methods.baseline.label=FBP"]) == 2
     assert "holds results of a different suite" in capsys.readouterr().err
+
+
+@pytest.fixture
+def restored_registries():
+    """The plugin test's registrations end with it (the tables are restored in place)."""
+    saved = [(table, dict(table)) for table in (PRESETS, SOLVERS)]
+    yield
+    for table, content in saved:
+        table.clear()
+        table.update(content)
+
+
+def test_plugins_register_solvers_and_operators_a_suite_can_name(tmp_path, monkeypatch, restored_registries):
+    (tmp_path / "my_plugin.py").write_text(
+        "import torch\n"
+        "from invsolve.operators import Preset, register_preset, BoxBlur\n"
+        "from invsolve.solvers import Solver, register\n"
+        "register_preset(Preset('blur3', BoxBlur, {'kernel_size': 3, 'noise': 0.0}, 'photo', None, '3x3 blur'))\n"
+        "register(Solver('adjoint', lambda op, y, prior, **kw: op.A_adjoint(y).clamp(0, 1), (),\n"
+        "                lambda op, given: {}, False, 'A^T y'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_plugin", raising=False)
+    suite = tmp_path / "plug.toml"
+    suite.write_text('[suite]\nname = "plug"\nimage_size = 16\ncount = 1\nplugins = ["my_plugin"]\n'
+                     '[datasets]\nphotos = "photos"\n[tasks.blur3]\nop = "blur3"\ndataset = "photos"\n'
+                     '[methods.adjoint]\nsolver = "adjoint"\n')
+    assert run_suite(load_suite(suite), tmp_path / "out")["ran"] == 1
+    suite.write_text(suite.read_text().replace('"my_plugin"', '"no_such_plugin"'))
+    with pytest.raises(InvsolveError, match=r"plug.toml:5: plugin module 'no_such_plugin' cannot be imported"):
+        load_suite(suite)
