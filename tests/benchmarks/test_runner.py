@@ -186,3 +186,23 @@ def test_plugins_register_solvers_and_operators_a_suite_can_name(tmp_path, monke
     suite.write_text(suite.read_text().replace('"my_plugin"', '"no_such_plugin"'))
     with pytest.raises(InvsolveError, match=r"plug.toml:5: plugin module 'no_such_plugin' cannot be imported"):
         load_suite(suite)
+
+
+def test_the_docs_solver_plugin_example_registers_a_working_solver(restored_registries):
+    import re
+    import textwrap
+    from pathlib import Path
+
+    import torch
+
+    from invsolve.operators import make_operator
+    from invsolve.solvers import get_solver
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "my_solvers.py" in b]
+    exec(compile(textwrap.dedent(block), "docs/benchmarks.md", "exec"), {})
+    op = make_operator("deblur", 16, channels=1, noise=0.0)
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    y = op.simulate(x)
+    error_before = (op.A(torch.zeros_like(x)) - y).norm()
+    assert (op.A(get_solver("landweber")(op, y, step=0.5)) - y).norm() < 0.2 * error_before
