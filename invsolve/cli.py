@@ -31,6 +31,7 @@ from invsolve.solvers.schedule import SCHEDULE_KINDS
 from invsolve.solvers import SOLVERS, get_solver
 
 OUTPUT_SUFFIXES = (".png", ".npy")
+PRIOR_KINDS = ("padis", "whole")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="forward operator preset")
     rec.add_argument("--solver", choices=list(SOLVERS), metavar="{" + ",".join(SOLVERS) + "}",
                      help="reconstruction method (default: dps with --prior, admm-tv without)")
-    rec.add_argument("--prior", metavar="FILE", help="a prior file from invsolve train (for dps, langevin, pc, ddnm)")
+    rec.add_argument("--prior", metavar="PRIOR",
+                     help="padis or whole (the bundled prior for the operator: -ct for CT, -photo otherwise), a "
+                          "bundled name (padis-ct, whole-ct, padis-photo, whole-photo) or a file from invsolve train; "
+                          "for dps, langevin, pc, ddnm. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless --out, "
+                          "--figure or --no-save say otherwise")
     given = rec.add_mutually_exclusive_group()
     given.add_argument("--input", metavar="FILE",
                        help="ground-truth image to simulate measurements from (PNG/JPEG/TIFF/NPY/DICOM); default: "
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="default: auto (CUDA when present)")
     rec.add_argument("--out", metavar="FILE", help="write the reconstruction (.png or .npy)")
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")
+    rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
     rec.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     tv = rec.add_argument_group("ADMM-TV settings (default: tuned per preset)")
     tv.add_argument("--lam", type=float, help="TV weight lambda")
@@ -299,9 +305,14 @@ def _check_output(path: str | None, suffixes: tuple[str, ...], flag: str) -> Non
 
 
 def reconstruct(args) -> int:
+    preset = get_preset(args.op)
+    if args.prior in PRIOR_KINDS:  # the bundled prior of the operator's domain: padis-ct, whole-photo, ...
+        args.prior = f"{args.prior}-{preset.domain}"
+    if args.prior and not args.no_save:  # a diffusion run takes a while: keep what it made unless told not to
+        stem = f"{args.op}-{Path(args.prior).name.removesuffix('.safetensors')}"
+        args.out, args.figure = args.out or f"{stem}.png", args.figure or f"{stem}-figure.png"
     _check_output(args.out, OUTPUT_SUFFIXES, "--out")
     _check_output(args.figure, (".png",), "--figure")
-    preset = get_preset(args.op)
     args.solver = args.solver or ("dps" if args.prior else "admm-tv")
     solver = get_solver(args.solver)
     device = resolve_device(args.device)

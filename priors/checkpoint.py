@@ -89,12 +89,24 @@ def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options)
     return PatchPrior(network, config["image_size"], **settings, **sigma_range)
 
 
+#: Priors shipped inside the package (``priors/bundled/NAME.safetensors``), loadable by name.
+BUNDLED_PRIORS = ("padis-ct", "whole-ct", "padis-photo", "whole-photo")
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+
+
 def resolve_prior_path(spec: str | os.PathLike) -> Path:
-    """The checkpoint file a prior argument names; an error naming the fix when there is none."""
+    """The checkpoint file a prior argument names: a file path or a bundled prior's name."""
     path = Path(spec)
-    if not path.is_file():
-        raise InvsolveError(f"prior file {path} does not exist; give a .safetensors file written by invsolve train")
-    return path
+    if path.is_file():
+        return path
+    if str(spec) in BUNDLED_PRIORS:
+        bundled = BUNDLED_DIR / f"{spec}.safetensors"
+        if bundled.is_file():
+            return bundled
+        raise InvsolveError(f"the bundled prior {spec} is missing from this installation ({bundled}); reinstall "
+                            "invsolve, or give a prior file")
+    raise InvsolveError(f"prior file {path} does not exist; give a .safetensors file written by invsolve train or "
+                        f"a bundled prior ({', '.join(BUNDLED_PRIORS)})")
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):

@@ -54,15 +54,40 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, a
 
 
 @pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
-def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, capsys, solver):
+def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeypatch, capsys, solver):
+    monkeypatch.chdir(tmp_path)
     assert run(["reconstruct", "--op", "ct20", "--image-size", "64", "--prior", str(tiny_prior_file),
-                "--solver", solver, "--steps", "3", "--inner", "1", "--json"]) == 0
+                "--solver", solver, "--steps", "3", "--inner", "1", "--json", "--no-save"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["solver"] == solver and report["nfe"] == (6 if solver == "pc" else 3)
     assert report["prior"] == str(tiny_prior_file) and 0 < report["psnr"] < 60
+    assert report["out"] is None and not list(tmp_path.iterdir())
 
 
-def test_reconstruct_defaults_to_dps_at_the_priors_size_and_refuses_mismatches(tiny_prior_file, capsys):
+def test_reconstruct_with_a_prior_keeps_its_image_and_figure(tiny_prior_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--inner", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct8-tiny-figure.png", "ct8-tiny.png"]
+    assert "wrote ct8-tiny.png" in capsys.readouterr().out
+
+
+def test_padis_and_whole_name_the_bundled_prior_of_the_operators_domain(tiny_prior_file, tmp_path, monkeypatch,
+                                                                        capsys):
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "padis-ct.safetensors").write_bytes(tiny_prior_file.read_bytes())
+    monkeypatch.setattr("invsolve.priors.checkpoint.BUNDLED_DIR", bundled)
+    monkeypatch.chdir(tmp_path)
+    assert run(["reconstruct", "--op", "ct8", "--prior", "padis", "--steps", "2", "--inner", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["prior"] == "padis-ct" and report["out"] == "ct8-padis-ct.png" and (tmp_path / report["figure"]).exists()
+    assert run(["reconstruct", "--op", "deblur", "--prior", "whole", "--json"]) == 2
+    assert "the bundled prior whole-photo is missing from this installation" in capsys.readouterr().err
+
+
+def test_reconstruct_defaults_to_dps_at_the_priors_size_and_refuses_mismatches(tiny_prior_file, tmp_path,
+                                                                                  monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--inner", "1",
                 "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
