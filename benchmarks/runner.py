@@ -181,8 +181,8 @@ def run_suite(suite: Suite, out: str | os.PathLike, *, split: str = "test", limi
     ``limit`` lowers the images per task; ``after_cell(record)`` is called after each finished cell.
     Returns counts: ``cells`` (all), ``mine`` (this rank's), ``skipped`` (finished before), ``ran``.
     """
-    count = min(limit, suite.count if split == "test" else suite.validation_count) if limit else (
-        suite.count if split == "test" else suite.validation_count)
+    count = suite.count if split == "test" else suite.validation_count
+    count = min(limit, count) if limit else count
     check_resources(suite, split)
     resolved = resolve_device(device)
     if resolved.type == "cuda" and "LOCAL_RANK" in os.environ:

@@ -84,7 +84,7 @@ def tune(suite: Suite, method: str, grid: dict[str, list], out: str | os.PathLik
 
 
 def summarise(derived: Suite, method: str, grid: dict, out: Path, count: int) -> dict:
-    results = read_results(out)
+    results = {key: r for key, r in read_results(out).items() if r["index"] < count}  # an earlier, larger run
     pending = len(derived.tasks) * len(derived.methods) * count - len(results)
     if pending > 0:
         return {"pending": pending}
