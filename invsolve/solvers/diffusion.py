@@ -165,9 +165,13 @@ GENERIC = {
     "ddnm": {"steps": 100, "inner": 10},
 }
 TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
-# ct20: zeta 0.05 / 0.1 / 0.2 scanned on 8 validation phantoms at 64 px with the 30-minute `small` PaDIS
-# prior (docs/logs/dps-tuning-ct20-64.txt): 30.24 / 30.76 / 29.36 dB. 300 NFEs to fit CPU budgets.
+# ct20, scanned on 8 validation phantoms at 64 px with the 30-minute `small` PaDIS prior at 300 NFEs
+# (CPU budgets; logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB):
+#   dps zeta 0.05 / 0.1 / 0.2: 30.24 / 30.76 / 29.36; langevin zeta 0.01 / 0.03 / 0.1 / 0.3:
+#   30.86 / 31.38 / 32.51 / 28.57; ddnm has no step size: 3 inner iterations for the same NFEs.
 TUNED["dps"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
+TUNED["langevin"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
+TUNED["ddnm"]["ct20"] = {"steps": 100, "inner": 3}
 COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 
 
