@@ -167,7 +167,7 @@ GENERIC = {
 TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
 # ct20, scanned on 8 validation phantoms at 64 px with the 30-minute `small` PaDIS prior at 300 NFEs
 # (CPU budgets; logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB):
-#   dps zeta 0.05 / 0.1 / 0.2: 30.24 / 30.76 / 29.36; langevin zeta 0.01 / 0.03 / 0.1 / 0.3:
+#   dps zeta 0.05 / 0.1 / 0.2: 30.74 / 31.10 / 29.54; langevin zeta 0.01 / 0.03 / 0.1 / 0.3:
 #   30.86 / 31.38 / 32.51 / 28.57; pc (2 corrector steps + the predictor) zeta 0.001 / 0.003 / 0.01 /
 #   0.03 / 0.1 / 0.3: 21.94 / 28.47 / 30.26 / 29.40 / 27.86 / 25.39; ddnm has no step size: 3 inner
 #   iterations for the same NFEs (31.21).
