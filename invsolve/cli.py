@@ -28,6 +28,7 @@ from invsolve.priors.training import companion_paths
 from invsolve.solvers.diffusion import DPS_STARTS
 from invsolve.solvers.prior_sampling import SAMPLING_METHODS, sample_prior
 from invsolve.solvers.schedule import SCHEDULE_KINDS
+from invsolve.units import CT_WINDOW_HU
 from invsolve.solvers import SOLVERS, get_solver
 
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -119,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--validation", type=int, default=25, help="validation images (default 25)")
     prepare.add_argument("--train", type=int, default=3000, help="celeba: training images (default 3000)")
     prepare.add_argument("--slices", type=int, default=256, help="aapm: middle slices kept per volume (default 256)")
-    prepare.add_argument("--window", type=_window, default=(-1000.0, 1000.0), metavar="LOW,HIGH",
-                         help="aapm: HU mapped to 0..1 (default -1000,1000)")
+    prepare.add_argument("--window", type=_window, default=CT_WINDOW_HU, metavar="LOW,HIGH",
+                         help="aapm: HU mapped to 0..1 (default %g,%g)" % CT_WINDOW_HU)
     prepare.add_argument("--seed", type=int, default=0, help="celeba: seed of the test/validation draw")
     _add_train_parser(commands)
     _add_bench_parser(commands)

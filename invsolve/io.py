@@ -181,7 +181,7 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
     if np.issubdtype(array.dtype, np.integer):
         if array.min() < 0:
             raise InvsolveError(f"{source} has negative integer values; give a --window LOW,HIGH to map them to [0, 1]")
-        if array.dtype == np.uint8 or array.dtype == np.uint16:  # the file's bit depth says the white level
+        if array.dtype in (np.uint8, np.uint16):  # the file's bit depth says the white level
             maximum = np.iinfo(array.dtype).max
         else:  # other integer arrays (.npy): the smallest usual white level that holds them
             maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max

@@ -22,7 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.errors import InvsolveError
-from invsolve.io import IMAGE_SUFFIXES, atomic_write, is_dicom_file, read_image, write_image
+from invsolve.io import DICOM_SUFFIXES, IMAGE_SUFFIXES, atomic_write, is_dicom_file, read_image, write_image
+from invsolve.units import CT_WINDOW_HU
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -39,7 +40,7 @@ def _dicom_volumes(src: Path) -> dict[str, list[tuple[float, Path]]]:
     import pydicom
 
     volumes = defaultdict(list)
-    files = [p for p in sorted(src.rglob("*")) if p.is_file() and (p.suffix.lower() in (".dcm", ".ima")
+    files = [p for p in sorted(src.rglob("*")) if p.is_file() and (p.suffix.lower() in DICOM_SUFFIXES
                                                                    or is_dicom_file(p))]
     for path in tqdm(files, desc="reading DICOM headers", leave=False, disable=not _progress()):
         header = pydicom.dcmread(str(path), stop_before_pixels=True)
@@ -51,7 +52,7 @@ def _dicom_volumes(src: Path) -> dict[str, list[tuple[float, Path]]]:
 
 
 def prepare_aapm(src: str | os.PathLike, dst: str | os.PathLike, *, size: int = 256, slices: int = 256,
-                 test_slices: int = 25, validation: int = 25, window: tuple[float, float] = (-1000.0, 1000.0)) -> dict:
+                 test_slices: int = 25, validation: int = 25, window: tuple[float, float] = CT_WINDOW_HU) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"AAPM source folder {src} does not exist")
