@@ -8,6 +8,7 @@ the full, fixed list (cell i goes to rank i mod world size), so ranks never over
 has already finished. RANK / WORLD_SIZE come from ``torchrun`` or SLURM.
 """
 
+import functools
 import itertools
 import json
 import os
@@ -92,6 +93,7 @@ def _repair(path: Path) -> None:
         atomic_write(path, lambda f: f.write(lines.encode()))
 
 
+@functools.cache
 def versions() -> dict:
     import deepinv
 
@@ -166,7 +168,7 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
             "nfe": info["nfe"], "peak_memory_mib": round(memory, 1), "memory_kind": memory_kind,
             "solver": method.solver, "prior": method.prior_for(task), "settings": settings,
             "operator": op.describe(), "image_size": suite.image_size, "device": str(space.device), "rank": rank,
-            "versions": versions(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "versions": dict(versions()), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def _save_image(path: Path, image: torch.Tensor) -> None:
