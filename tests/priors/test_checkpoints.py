@@ -81,11 +81,14 @@ def test_whole_image_prior_round_trip(tmp_path):
     assert torch.equal(prior(x, 0.5), load(out)(x, 0.5))
 
 
-@pytest.mark.parametrize("name,kind", [("padis-ct", "padis"), ("whole-ct", "whole")])
-def test_bundled_priors_load_by_name_and_record_their_training(name, kind):
+@pytest.mark.parametrize("name,kind,data,channels", [("padis-ct", "padis", "phantoms", 1),
+                                                     ("whole-ct", "whole", "phantoms", 1),
+                                                     ("padis-photo", "padis", "photos", 3),
+                                                     ("whole-photo", "whole", "photos", 3)])
+def test_bundled_priors_load_by_name_and_record_their_training(name, kind, data, channels):
     prior = load(name)
     config = prior.config
     assert (config["kind"], config["image_size"], config["channels"], config["data"]["source"]) == \
-        (kind, 128, 1, "phantoms")
-    assert config["command"].startswith(f"invsolve train --prior {kind} --data phantoms --image-size 128 --net small")
+        (kind, 128, channels, data)
+    assert config["command"].startswith(f"invsolve train --prior {kind} --data {data} --image-size 128 --net small")
     assert config["training"]["seconds"] <= 90 * 60 + 5 and config["training"]["device"] == "cpu"
