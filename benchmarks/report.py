@@ -46,6 +46,7 @@ def markdown(suite, rows: list[dict], split: str) -> str:
              f"Mean +- standard deviation over {'/'.join(map(str, images))} cells ({split} images x seeds) per "
              f"task and method, {suite.image_size}x{suite.image_size}. PSNR in dB. Peak memory: on CUDA the "
              "largest allocation during the solve; on CPU the process's peak resident size so far."]
+    lines += overview(suite, rows)
     for task in suite.tasks.values():
         task_rows = [r for r in rows if r["task"] == task.name]
         if not task_rows:
@@ -61,6 +62,18 @@ def markdown(suite, rows: list[dict], split: str) -> str:
             lines.append(f"| {r['label']} | {r['psnr']:.2f} +- {r['psnr_std']:.2f} | {r['ssim']:.3f} +- "
                          f"{r['ssim_std']:.3f} |{paper} {r['seconds']:.1f} | {r['nfe']} | {r['peak_memory_mib']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def overview(suite, rows: list[dict]) -> list[str]:
+    """The paper's table-1 layout: a row per method, a column per task, mean PSNR / SSIM in each cell."""
+    tasks = [t for t in suite.tasks if any(r["task"] == t for r in rows)]
+    score = {(r["task"], r["method"]): f"{r['psnr']:.2f} / {r['ssim']:.3f}" for r in rows}
+    lines = ["", "## Overview (mean PSNR / SSIM)", "", "| method | " + " | ".join(tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
+    for method in suite.methods.values():
+        if any((t, method.name) in score for t in tasks):
+            lines.append(f"| {method.label} | " + " | ".join(score.get((t, method.name), "-") for t in tasks) + " |")
+    return lines
 
 
 def _csv(rows: list[dict], columns) -> bytes:

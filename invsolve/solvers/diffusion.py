@@ -165,13 +165,22 @@ GENERIC = {
     "ddnm": {"steps": 100, "inner": 10},
 }
 TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
-# ct20, scanned on 8 validation phantoms at 64 px with the 30-minute `small` PaDIS prior at 300 NFEs
-# (CPU budgets; logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB):
-#   dps zeta 0.05 / 0.1 / 0.2: 30.74 / 31.10 / 29.54; langevin zeta 0.01 / 0.03 / 0.1 / 0.3:
-#   30.86 / 31.38 / 32.51 / 28.57; pc (2 corrector steps + the predictor) zeta 0.001 / 0.003 / 0.01 /
-#   0.03 / 0.1 / 0.3: 21.94 / 28.47 / 30.26 / 29.40 / 27.86 / 25.39; ddnm has no step size: 3 inner
-#   iterations for the same NFEs (31.21).
-TUNED["dps"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
+# DPS, for the bundled 128 px priors (`invsolve reconstruct --op OP --prior padis`): 100 levels x 2
+# (200 NFEs, which keeps the ct8 main job within 120 s on a 2-core CPU), chosen with `invsolve bench
+# tune benchmarks/mini.toml --method padis` on the validation split (padis-ct / padis-photo; mean PSNR
+# in dB, logs in docs/logs/issue8/). Starting from the baseline, a sigma_max of 2 instead of the
+# prior's 10 spends the NFEs where the baseline's errors live:
+#   ct8 (8 images; ADMM-TV 23.14): zeta 0.3 / 0.5 / 1: 22.93 / 23.79 / 23.97; zeta 1, sigma_max 2: 25.05
+#   ct20 (8 images; ADMM-TV 27.22): zeta 0.3 / 1: 27.39 / 26.09; sigma_max 2, zeta 0.1 / 0.3: TODO
+#   deblur, sr4 (4 images): TODO
+TUNED["dps"]["ct8"] = {"steps": 100, "inner": 2, "zeta": 1.0, "sigma_max": 2.0}
+TUNED["dps"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.3, "sigma_max": 2.0}
+# langevin, pc and ddnm: ct20 only, scanned on 8 validation phantoms at 64 px with the 30-minute
+# `small` PaDIS prior at 300 NFEs (logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB; DPS's own
+# 64 px scan there chose zeta 0.1 at 100 x 3):
+#   langevin zeta 0.01 / 0.03 / 0.1 / 0.3: 30.86 / 31.38 / 32.51 / 28.57; pc (2 corrector steps + the
+#   predictor) zeta 0.001 / 0.003 / 0.01 / 0.03 / 0.1 / 0.3: 21.94 / 28.47 / 30.26 / 29.40 / 27.86 /
+#   25.39; ddnm has no step size: 3 inner iterations for the same NFEs (31.21).
 TUNED["langevin"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
 TUNED["pc"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.01}
 TUNED["ddnm"]["ct20"] = {"steps": 100, "inner": 3}

@@ -82,6 +82,11 @@ def test_a_tiny_suite_runs_end_to_end_and_the_report_has_every_cell(suite_file, 
         assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| ") and "PSNR" not in line] \
             == [f"| {m}" for m in methods]
     assert "23.09 / 0.555" in table  # the paper's number beside ours
+    overview = table.split("## Overview (mean PSNR / SSIM)")[1].split("##")[0]
+    padis_row = next(line for line in overview.splitlines() if line.startswith("| padis |"))
+    ct8_padis = results["ct8/padis/0/0"], results["ct8/padis/1/0"]
+    mean_psnr, mean_ssim = (sum(r[k] for r in ct8_padis) / 2 for k in ("psnr", "ssim"))
+    assert padis_row == f"| padis | {mean_psnr:.2f} / {mean_ssim:.3f} | - |"  # no sr4 cells for padis
     assert (out / "results.csv").read_text().count("\n") == 10 + 1
     assert sorted(p.name for p in written["figures"]) == ["ct8.png", "sr4.png"]
 
