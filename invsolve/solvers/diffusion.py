@@ -175,6 +175,7 @@ TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
 #   deblur, sr4 (4 images): TODO
 TUNED["dps"]["ct8"] = {"steps": 100, "inner": 2, "zeta": 1.0, "sigma_max": 2.0}
 TUNED["dps"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.3, "sigma_max": 2.0}
+TUNED["dps"]["deblur"] = {"steps": 100, "inner": 2, "zeta": 5.0, "sigma_max": 2.0}
 # langevin, pc and ddnm: ct20 only, scanned on 8 validation phantoms at 64 px with the 30-minute
 # `small` PaDIS prior at 300 NFEs (logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB; DPS's own
 # 64 px scan there chose zeta 0.1 at 100 x 3):
