@@ -367,7 +367,8 @@ def reconstruct(args) -> int:
     if args.out:
         write_image(args.out, recon[0])
     if args.figure:
-        save_comparison(args.figure, _figure_panels(op.baseline_name, args.solver, truth, baseline, recon, scores),
+        save_comparison(args.figure, _figure_panels(op.baseline_name, _method_label(args.solver, args.prior), truth,
+                                                    baseline, recon, scores),
                         title=f"{args.op}: {preset.summary}")
 
     report = {"op": args.op, "solver": args.solver, **scores, "seconds": round(seconds, 3), "nfe": info["nfe"],
@@ -451,6 +452,11 @@ def prepare_data(args) -> int:
     return 0
 
 
+def _method_label(solver: str, prior: str | None) -> str:
+    """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with."""
+    return solver if not prior else f"{solver} + {Path(prior).name.removesuffix('.safetensors')}"
+
+
 def _figure_panels(baseline_name, solver_name, truth, baseline, recon, scores):
     def title(name, p, s):
         return name if p is None else f"{name}\nPSNR {p:.2f} dB  SSIM {s:.3f}"
@@ -463,9 +469,10 @@ def _figure_panels(baseline_name, solver_name, truth, baseline, recon, scores):
 def _summary(r: dict) -> str:
     lines = [f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), "
              f"noise {r['noise']:g})"]
-    for name, p, s in ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (r["solver"], r["psnr"], r["ssim"])):
+    method = _method_label(r["solver"], r["prior"])
+    for name, p, s in ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (method, r["psnr"], r["ssim"])):
         lines.append(f"  {name:<20} " + ("(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"))
-    lines.append(f"  {r['solver']} took {r['seconds']:.1f} s on {r['device']}")
+    lines.append(f"  {method} took {r['seconds']:.1f} s on {r['device']}" + (f", {r['nfe']} NFEs" if r["nfe"] else ""))
     lines += [f"  wrote {path}" for path in (r["out"], r["figure"]) if path]
     return "\n".join(lines)
 
