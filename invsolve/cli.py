@@ -310,7 +310,7 @@ def reconstruct(args) -> int:
     if args.prior in PRIOR_KINDS:  # the bundled prior of the operator's domain: padis-ct, whole-photo, ...
         args.prior = f"{args.prior}-{preset.domain}"
     if args.prior and not args.no_save:  # a diffusion run takes a while: keep what it made unless told not to
-        stem = f"{args.op}-{Path(args.prior).name.removesuffix('.safetensors')}"
+        stem = f"{args.op}-{_prior_name(args.prior)}"
         args.out, args.figure = args.out or f"{stem}.png", args.figure or f"{stem}-figure.png"
     _check_output(args.out, OUTPUT_SUFFIXES, "--out")
     _check_output(args.figure, (".png",), "--figure")
@@ -452,9 +452,14 @@ def prepare_data(args) -> int:
     return 0
 
 
+def _prior_name(prior: str) -> str:
+    """``padis-ct`` for the bundled name or for ``.../padis-ct.safetensors``."""
+    return Path(prior).name.removesuffix(".safetensors")
+
+
 def _method_label(solver: str, prior: str | None) -> str:
     """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with."""
-    return solver if not prior else f"{solver} + {Path(prior).name.removesuffix('.safetensors')}"
+    return solver if not prior else f"{solver} + {_prior_name(prior)}"
 
 
 def _figure_panels(baseline_name, solver_name, truth, baseline, recon, scores):

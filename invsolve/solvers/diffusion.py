@@ -176,10 +176,9 @@ TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
 #   14.99 / 19.28 / 27.77 / 26.69. The plain-norm step moves x by about zeta ||A^T r|| / ||r||, a
 #   gain of 7.2 (ct8) and 13.4 (ct20) but 0.5 (deblur) and 1.0 (sr4): photo zetas are larger.
 #   sr4 (4 images; ADMM-TV 27.57), sigma_max 2: zeta 3 (2 images) / 10 / 30: 17.12 / 19.74 / 20.34.
-TUNED["dps"]["ct8"] = {"steps": 100, "inner": 2, "zeta": 1.0, "sigma_max": 2.0}
-TUNED["dps"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.3, "sigma_max": 2.0}
-TUNED["dps"]["deblur"] = {"steps": 100, "inner": 2, "zeta": 5.0, "sigma_max": 2.0}
-TUNED["dps"]["sr4"] = {"steps": 100, "inner": 2, "zeta": 30.0, "sigma_max": 2.0}
+BUNDLED_PRIOR_DPS = {"steps": 100, "inner": 2, "sigma_max": 2.0}
+for _preset, _zeta in (("ct8", 1.0), ("ct20", 0.3), ("deblur", 5.0), ("sr4", 30.0)):
+    TUNED["dps"][_preset] = {**BUNDLED_PRIOR_DPS, "zeta": _zeta}
 # langevin, pc and ddnm: ct20 only, scanned on 8 validation phantoms at 64 px with the 30-minute
 # `small` PaDIS prior at 300 NFEs (logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB; DPS's own
 # 64 px scan there chose zeta 0.1 at 100 x 3):
