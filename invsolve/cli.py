@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--prior", metavar="PRIOR",
                      help="padis or whole (the bundled prior for the operator: -ct for CT, -photo otherwise), a "
                           "bundled name (padis-ct, whole-ct, padis-photo, whole-photo) or a file from invsolve train; "
-                          "for dps, langevin, pc, ddnm. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless --out, "
+                          "for dps, langevin, pc, ddnm, diffpir. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless --out, "
                           "--figure or --no-save say otherwise")
     given = rec.add_mutually_exclusive_group()
     given.add_argument("--input", metavar="FILE",
@@ -83,15 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
     rec.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     tv = rec.add_argument_group("ADMM-TV settings (default: tuned per preset)")
-    tv.add_argument("--lam", type=float, help="TV weight lambda")
+    tv.add_argument("--lam", type=float, help="TV weight lambda (diffpir: the prior's weight against the data)")
     tv.add_argument("--rho", type=float, help="ADMM penalty rho")
     tv.add_argument("--iterations", type=int, help="ADMM iterations")
     tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
-    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm)")
+    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm, diffpir)")
     diffusion.add_argument("--steps", type=int, help="noise levels (default 100)")
-    diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1)")
+    diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1; diffpir has none)")
     diffusion.add_argument("--zeta", type=float, help="data step size (dps, langevin, pc)")
     diffusion.add_argument("--snr", type=float, help="pc corrector signal-to-noise ratio (default 0.16)")
+    diffusion.add_argument("--xi", type=float, help="diffpir: share of fresh noise per level, 0 to 1 (default 0.1)")
     diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
     diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
     diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
@@ -347,7 +348,7 @@ def reconstruct(args) -> int:
         y = op.simulate(truth, torch.Generator().manual_seed(args.seed))
 
     overrides = {"lam": args.lam, "rho": args.rho, "iterations": args.iterations, "tv": args.tv,
-                 "steps": args.steps, "inner": args.inner, "zeta": args.zeta, "snr": args.snr,
+                 "steps": args.steps, "inner": args.inner, "zeta": args.zeta, "snr": args.snr, "xi": args.xi,
                  "sigma_max": args.sigma_max, "sigma_min": args.sigma_min, "schedule": args.schedule,
                  "start": args.start}
     settings = solver.settings(op, **overrides)  # a setting the solver does not take is an error, not ignored

@@ -34,6 +34,12 @@ class NearestSubsampling(OperatorMixin, Downsampling):
         """The rows of A are distinct unit vectors (A A^T = I), so the pseudo-inverse is the transpose."""
         return self.A_adjoint(y)
 
+    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: float, **kwargs) -> torch.Tensor:
+        """argmin_x 1/2 ||A x - y||^2 + 1/(2 gamma) ||x - z||^2 in closed form: A^T A is the 0/1 mask of
+        the kept pixels, so those move towards y by gamma / (1 + gamma) and the others stay at z.
+        (deepinv's FFT formula needs a filter, which ``filter=None`` does not have.)"""
+        return z + gamma / (1 + gamma) * self.A_adjoint(y - self.A(z))
+
     def baseline(self, y: torch.Tensor) -> torch.Tensor:
         return y.repeat_interleave(self.factor, dim=-2).repeat_interleave(self.factor, dim=-1).clamp(0, 1)
 

@@ -114,6 +114,19 @@ def test_pseudo_inverse_reproduces_the_measurement(name, generator):
     assert torch.allclose(op.A(op.A_dagger(y)), y, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", ["deblur", "sr4"])
+@pytest.mark.parametrize("gamma", [0.1, 100.0])
+def test_proximal_step_solves_its_least_squares_problem(name, gamma, generator):
+    """p = argmin 1/2 ||A p - y||^2 + 1/(2 gamma) ||p - z||^2, so A^T (A p - y) + (p - z) / gamma = 0."""
+    op = make_operator(name, 32, channels=3)
+    y = op.simulate(torch.rand(2, 3, 32, 32, generator=generator), generator)
+    z = torch.rand(2, 3, 32, 32, generator=generator)
+    p = op.prox_l2(z, y, gamma)
+    optimality = op.A_adjoint(op.A(p) - y) + (p - z) / gamma
+    assert optimality.norm() < 1e-4 * (z / gamma).norm()
+    assert (op.A(p) - y).norm() < (op.A(z) - y).norm()
+
+
 def test_operators_are_deepinv_physics(generator):
     import deepinv
 

@@ -53,11 +53,12 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, a
     assert message in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm", "diffpir"])
 def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeypatch, capsys, solver):
     monkeypatch.chdir(tmp_path)
+    per_level = ["--xi", "0.5"] if solver == "diffpir" else ["--inner", "1"]  # diffpir has no inner iterations
     assert run(["reconstruct", "--op", "ct20", "--image-size", "64", "--prior", str(tiny_prior_file),
-                "--solver", solver, "--steps", "3", "--inner", "1", "--json", "--no-save"]) == 0
+                "--solver", solver, "--steps", "3", *per_level, "--json", "--no-save"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["solver"] == solver and report["nfe"] == (6 if solver == "pc" else 3)
     assert report["prior"] == str(tiny_prior_file) and 0 < report["psnr"] < 60

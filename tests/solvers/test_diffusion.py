@@ -57,6 +57,25 @@ def test_a_broken_data_step_fails_the_same_check(gaussian_problem, solver, broke
     assert bias_in_posterior_sds(gaussian_problem, solver, **settings) > bound
 
 
+# DiffPIR with lam 1 weighs the data by its noise exactly (rho = sigma_y^2 / sigma^2) and xi 1 renoises
+# afresh: measured bias 0.08. Trusting the data 10x too much or too little (lam 0.1 / 10): 0.79 / 0.60.
+def test_diffpir_sample_mean_matches_the_exact_posterior_mean(gaussian_problem):
+    assert bias_in_posterior_sds(gaussian_problem, "diffpir", lam=1.0, xi=1.0) < 0.3
+
+
+@pytest.mark.parametrize("lam", [0.1, 10.0])
+def test_diffpir_with_a_wrong_data_weight_fails_the_same_check(gaussian_problem, lam):
+    assert bias_in_posterior_sds(gaussian_problem, "diffpir", lam=lam, xi=1.0) > 0.3
+
+
+def test_diffpir_refuses_settings_outside_their_range(gaussian_problem):
+    prior, op, y, _, _ = gaussian_problem
+    with pytest.raises(InvsolveError, match=r"xi .* must lie in \[0, 1\]"):
+        get_solver("diffpir")(op, y, prior, steps=5, xi=1.5)
+    with pytest.raises(InvsolveError, match="lam .* must be positive"):
+        get_solver("diffpir")(op, y, prior, steps=5, lam=0.0)
+
+
 @pytest.mark.parametrize("preset,size", [("deblur", 8), ("sr4", 16)])
 def test_ddnm_fits_noiseless_data(preset, size):
     prior = GaussianPrior(size, mean=0.5, std=0.2)
@@ -68,6 +87,15 @@ def test_ddnm_fits_noiseless_data(preset, size):
     assert info["nfe"] == 40
 
 
+SOLVERS = ["dps", "langevin", "pc", "ddnm", "diffpir"]
+
+
+def short_run(solver, steps=3):
+    """Settings for a few-level run; DiffPIR has no inner iterations. Returns (settings, NFEs)."""
+    settings = {"steps": steps} | ({} if solver == "diffpir" else {"inner": 1})
+    return settings, 2 * steps if solver == "pc" else steps
+
+
 @pytest.fixture(scope="module")
 def learned_priors():
     torch.manual_seed(0)
@@ -76,17 +104,18 @@ def learned_priors():
 
 
 @pytest.mark.parametrize("preset", ["ct20", "ct8", "deblur", "sr4"])
-@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_every_solver_runs_with_patch_and_whole_image_priors_on_every_preset(learned_priors, preset, solver):
     channels = 1 if preset.startswith("ct") else 3
     op = make_operator(preset, 32, channels=channels)
     y = op.simulate(torch.rand(1, channels, 32, 32, generator=torch.Generator().manual_seed(0)),
                     torch.Generator().manual_seed(1))
+    settings, nfe = short_run(solver)
     for prior in learned_priors[channels]:
         info = {}
-        x = get_solver(solver)(op, y, prior, generator=torch.Generator().manual_seed(2), steps=3, inner=1, info=info)
+        x = get_solver(solver)(op, y, prior, generator=torch.Generator().manual_seed(2), info=info, **settings)
         assert x.shape == (1, channels, 32, 32) and torch.isfinite(x).all() and 0 <= x.min() and x.max() <= 1
-        assert info["nfe"] == (6 if solver == "pc" else 3)
+        assert info["nfe"] == nfe
 
 
 def test_a_patch_prior_runs_inside_deepinvs_diffpir(learned_priors):
@@ -103,12 +132,12 @@ class ExplodingPrior(GaussianPrior):
         return super().denoise(x, sigma, generator) * (float("inf") if sigma.max() < 1 else 1)
 
 
-@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_non_finite_iterates_stop_with_a_clear_error(solver):
     op = make_operator("deblur", 8, channels=1, kernel_size=3)
     y = op.simulate(torch.full((1, 1, 8, 8), 0.5))
     with pytest.raises(InvsolveError, match="NaN/Inf at noise level"):
-        get_solver(solver)(op, y, ExplodingPrior(8), steps=20, inner=1)
+        get_solver(solver)(op, y, ExplodingPrior(8), **short_run(solver, steps=20)[0])
 
 
 def test_diffusion_solvers_need_a_prior_and_refuse_unknown_settings():
@@ -120,16 +149,16 @@ def test_diffusion_solvers_need_a_prior_and_refuse_unknown_settings():
         get_solver("dps")(op, y, GaussianPrior(8), lam=0.1)
 
 
-@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm"])
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_a_deepinv_denoiser_and_a_deepinv_physics_work_with_every_solver(solver):
     torch.manual_seed(0)
     drunet = deepinv.models.DRUNet(1, 1, nc=(8, 8, 8, 8), nb=1, pretrained=None)
     prior = DenoiserPrior(drunet, sigma_min=0.01, sigma_max=0.2, channels=1)
     physics = deepinv.physics.Inpainting((1, 16, 16), mask=0.5, rng=torch.Generator().manual_seed(1))
     y = physics(torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(2)))
-    info = {}
-    x = get_solver(solver)(physics, y, prior, generator=torch.Generator().manual_seed(3), steps=3, inner=1, info=info)
-    assert x.shape == (2, 1, 16, 16) and torch.isfinite(x).all() and info["nfe"] == (6 if solver == "pc" else 3)
+    info, (settings, nfe) = {}, short_run(solver)
+    x = get_solver(solver)(physics, y, prior, generator=torch.Generator().manual_seed(3), info=info, **settings)
+    assert x.shape == (2, 1, 16, 16) and torch.isfinite(x).all() and info["nfe"] == nfe
 
 
 def test_a_bare_denoiser_is_refused_with_a_pointer_to_the_wrapper():
