@@ -145,7 +145,7 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     truth = source[cell.index][None].to(space.device)
     op = space.operator(task)
     y = op.simulate(truth, torch.Generator().manual_seed(cell.noise_seed()))  # CPU noise: same y on any device
-    solver, prior = get_solver(method.solver), space.prior(method, task)
+    solver, prior = get_solver(method.solver_for(task)), space.prior(method, task)
     settings = solver.settings(op, **method.settings_for(task))
     if space.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(space.device)
@@ -166,7 +166,7 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
             "image": source.label(cell.index), "seed": cell.seed, "split": space.split,
             "psnr": psnr(recon[0], truth[0]), "ssim": ssim(recon[0], truth[0]), "seconds": round(seconds, 4),
             "nfe": info["nfe"], "peak_memory_mib": round(memory, 1), "memory_kind": memory_kind,
-            "solver": method.solver, "prior": method.prior_for(task), "settings": settings,
+            "solver": solver.name, "prior": method.prior_for(task), "settings": settings,
             "operator": op.describe(), "image_size": suite.image_size, "device": str(space.device), "rank": rank,
             "versions": dict(versions()), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -17,7 +17,7 @@ and names the line of the first problem.
     paper = { padis = [33.57, 0.854] }   # the paper's PSNR / SSIM per method (optional)
 
     [methods.padis]
-    solver = "dps"
+    solver = "dps"                # or one per domain: { ct = "dps", photo = "diffpir" }
     prior = { ct = "padis-ct.safetensors", photo = "padis-photo.safetensors" }  # or one file
     settings = { steps = 100, inner = 10 }
     task_settings = { ct20 = { zeta = 0.3 } }
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from invsolve.data import BUILTIN_SOURCES
 from invsolve.errors import InvsolveError
-from invsolve.operators import PRESETS, get_preset
+from invsolve.operators import DOMAINS, PRESETS, get_preset
 from invsolve.priors import resolve_prior_path
 from invsolve.solvers import SOLVERS, get_solver
 
@@ -58,7 +58,7 @@ class Task:
 @dataclass(frozen=True)
 class Method:
     name: str
-    solver: str
+    solver: str | dict  # one solver for every task, or {domain: solver}
     prior: str | dict | None = None  # one file for every task, or {domain: file}
     settings: dict = field(default_factory=dict)
     task_settings: dict = field(default_factory=dict)  # task -> settings over ``settings``
@@ -68,6 +68,9 @@ class Method:
         if isinstance(self.prior, dict):
             return self.prior.get(task.domain)
         return self.prior
+
+    def solver_for(self, task: Task) -> str | None:
+        return self.solver.get(task.domain) if isinstance(self.solver, dict) else self.solver
 
     def settings_for(self, task: Task) -> dict:
         return {**self.settings, **self.task_settings.get(task.name, {})}
@@ -189,26 +192,36 @@ def build_suite(raw: dict, fail=None) -> Suite:
     for name, table in raw.get("methods", {}).items():
         keys = ("methods", name)
         check_keys(table, METHOD_KEYS, keys)
-        if table.get("solver") not in SOLVERS:
-            fail((*keys, "solver"), f"method {name}: unknown solver {table.get('solver')!r}; choose one of "
-                                    f"{', '.join(SOLVERS)}")
-        solver = get_solver(table["solver"])
-        if solver.needs_prior and not table.get("prior"):
-            fail(keys, f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, "
-                       "photo = FILE }})")
-        if not solver.needs_prior and table.get("prior"):
-            fail((*keys, "prior"), f"method {name}: solver {solver.name} takes no prior")
+        named = table.get("solver")
+        per_domain = named if isinstance(named, dict) else {domain: named for domain in DOMAINS}
+        for domain, solver_name in per_domain.items():
+            if domain not in DOMAINS:
+                fail((*keys, "solver"), f"method {name}: solver is keyed by domain ({', '.join(DOMAINS)}), "
+                                        f"got {domain!r}")
+            if solver_name not in SOLVERS:
+                fail((*keys, "solver"), f"method {name}: unknown solver {solver_name!r}; choose one of "
+                                        f"{', '.join(SOLVERS)}")
+            solver = get_solver(solver_name)
+            if solver.needs_prior and not table.get("prior"):
+                fail(keys, f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, "
+                           "photo = FILE }})")
+            if not solver.needs_prior and table.get("prior"):
+                fail((*keys, "prior"), f"method {name}: solver {solver.name} takes no prior")
         task_settings = table.get("task_settings", {})
         for task_name in task_settings:
             if task_name not in tasks:
                 fail((*keys, "task_settings"), f"method {name}: task_settings names unknown task {task_name}")
-        for settings in (table.get("settings", {}), *task_settings.values()):
-            unknown = sorted(set(settings) - set(solver.parameters))
-            if unknown:
-                fail((*keys, "settings"), f"method {name}: solver {solver.name} has no setting {', '.join(unknown)}; "
-                                          f"it takes {', '.join(solver.parameters) or 'none'}")
-        methods[name] = Method(name, table["solver"], table.get("prior"), dict(table.get("settings", {})),
-                               {t: dict(s) for t, s in task_settings.items()}, table.get("label", name))
+        checks = [(table.get("settings", {}), set(per_domain.values()))]  # shared settings: every solver takes them
+        checks += [(s, {per_domain.get(tasks[t].domain)}) for t, s in task_settings.items()]
+        for settings, solver_names in checks:
+            for solver in map(get_solver, sorted(n for n in solver_names if n)):
+                unknown = sorted(set(settings) - set(solver.parameters))
+                if unknown:
+                    fail((*keys, "settings"), f"method {name}: solver {solver.name} has no setting "
+                                              f"{', '.join(unknown)}; it takes {', '.join(solver.parameters) or 'none'}")
+        methods[name] = Method(name, dict(named) if isinstance(named, dict) else named, table.get("prior"),
+                               dict(table.get("settings", {})), {t: dict(s) for t, s in task_settings.items()},
+                               table.get("label", name))
     if not tasks or not methods:
         fail(("tasks",) if not tasks else ("methods",), "a suite needs at least one [tasks.NAME] and one [methods.NAME]")
     for task in tasks.values():
@@ -235,7 +248,10 @@ def check_resources(suite: Suite, split: str) -> None:
         if task.dataset not in BUILTIN_SOURCES and not (Path(task.dataset) / split).is_dir():
             raise InvsolveError(f"task {task.name}: dataset folder {task.dataset} has no {split}/ subfolder")
         for method in suite.methods.values():
-            if get_solver(method.solver).needs_prior:
+            if method.solver_for(task) is None:
+                raise InvsolveError(f"method {method.name} names no solver for {task.domain} tasks like {task.name}; "
+                                    f"set one with --set methods.{method.name}.solver.{task.domain}=NAME")
+            if get_solver(method.solver_for(task)).needs_prior:
                 prior = method.prior_for(task)
                 if prior is None:
                     raise InvsolveError(f"method {method.name} has no prior for {task.domain} tasks like {task.name}; "

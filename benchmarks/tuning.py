@@ -49,11 +49,11 @@ def tuning_suite(suite: Suite, method: str, grid: dict[str, list]) -> Suite:
     if method not in suite.methods:
         raise InvsolveError(f"suite {suite.name} has no method {method}; it has {', '.join(suite.methods)}")
     base = suite.raw["methods"][method]
-    solver = get_solver(base["solver"])
-    unknown = sorted(set(grid) - set(solver.parameters))
-    if unknown or not grid:
-        raise InvsolveError(f"method {method} ({solver.name}) has no setting {', '.join(unknown) or '(none given)'}; "
-                            f"tune one of {', '.join(solver.parameters) or 'nothing'}")
+    for solver in map(get_solver, sorted({suite.methods[method].solver_for(task) for task in suite.tasks.values()})):
+        unknown = sorted(set(grid) - set(solver.parameters))
+        if unknown or not grid:
+            raise InvsolveError(f"method {method} ({solver.name}) has no setting {', '.join(unknown) or '(none given)'}"
+                                f"; tune one of {', '.join(solver.parameters) or 'nothing'}")
     raw = copy.deepcopy(suite.raw)
     raw["methods"] = {}
     for values in itertools.product(*grid.values()):

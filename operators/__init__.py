@@ -8,8 +8,8 @@ algorithms too.
 from invsolve.operators.base import OperatorMixin
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
-from invsolve.operators.presets import PRESETS, Preset, get_preset, make_operator, register_preset
+from invsolve.operators.presets import DOMAINS, PRESETS, Preset, get_preset, make_operator, register_preset
 from invsolve.operators.superres import NearestSubsampling
 
-__all__ = ["OperatorMixin", "ParallelBeamCT", "BoxBlur", "NearestSubsampling", "PRESETS", "Preset",
+__all__ = ["OperatorMixin", "ParallelBeamCT", "BoxBlur", "NearestSubsampling", "DOMAINS", "PRESETS", "Preset",
            "get_preset", "make_operator", "register_preset"]

@@ -11,12 +11,17 @@ from invsolve.operators.ct import ParallelBeamCT
 from invsolve.operators.superres import NearestSubsampling
 
 
+#: What a preset's data looks like: "ct" (phantoms, 1 channel) or "photo" (photos). Suites key priors
+#: and solvers by it.
+DOMAINS = ("ct", "photo")
+
+
 @dataclass(frozen=True)
 class Preset:
     name: str
     builder: type
     defaults: dict = field(default_factory=dict)
-    domain: str = "photo"  # which built-in data fits: "ct" (phantoms) or "photo" (photos)
+    domain: str = "photo"  # one of DOMAINS: which built-in data fits
     channels: int | None = None  # fixed channel count, or None for "as the image has"
     summary: str = ""
 

@@ -143,6 +143,9 @@ def test_tune_scans_the_validation_split_and_writes_the_choice(suite_file, tmp_p
     (('settings = { iterations = 5 }', 'settings = { iterations = 5, zeta = 1 }'),
      "tiny.toml:28: method admm-tv: solver admm-tv has no setting zeta"),
     (('count = 2', 'cuont = 2'), "tiny.toml:6: unknown key suite.cuont"),
+    (('solver = "dps"', 'solver = { ct = "dps", mri = "dps" }'), "method padis: solver is keyed by domain (ct, photo)"),
+    (('solver = "dps"', 'solver = { ct = "dps", photo = "diffpir" }'),  # shared settings must suit both
+     "tiny.toml:34: method padis: solver diffpir has no setting inner"),
 ])
 def test_a_bad_suite_fails_before_any_work_naming_the_line(suite_file, tmp_path, change, message):
     suite_file.write_text(suite_file.read_text().replace(*change))
@@ -151,6 +154,22 @@ def test_a_bad_suite_fails_before_any_work_naming_the_line(suite_file, tmp_path,
         run_suite(load_suite(suite_file), out)
     assert message in str(error.value)
     assert not (out / "suite.json").exists()
+
+
+def test_a_method_can_name_a_solver_per_domain(suite_file, tmp_path):
+    per_domain = ('solver = { ct = "dps", photo = "diffpir" }\n'
+                  'task_settings = { ct8 = { inner = 1 }, sr4 = { xi = 0.5 } }')
+    suite_file.write_text(suite_file.read_text().replace('solver = "dps"', per_domain).replace(
+        "settings = { steps = 2, inner = 1 }", "settings = { steps = 2 }"))
+    suite = load_suite(suite_file)
+    padis = suite.methods["padis"]
+    assert (padis.solver_for(suite.tasks["ct8"]), padis.solver_for(suite.tasks["sr4"])) == ("dps", "diffpir")
+    out = tmp_path / "out"
+    run_suite(suite.select(["ct8"], ["padis"]), out, limit=1)
+    (result,) = read_results(out).values()
+    assert result["solver"] == "dps" and result["nfe"] == 2
+    with pytest.raises(InvsolveError, match=r"method padis \(dps\) has no setting xi"):
+        tune(suite.select(["ct8"]), "padis", {"xi": [0.5, 1.0]}, tmp_path / "tune")
 
 
 def test_a_missing_prior_and_a_changed_suite_are_refused(suite_file, tmp_path, capsys):
