@@ -29,7 +29,7 @@ from invsolve.solvers.diffusion import DPS_STARTS
 from invsolve.solvers.prior_sampling import SAMPLING_METHODS, sample_prior
 from invsolve.solvers.schedule import SCHEDULE_KINDS
 from invsolve.units import CT_WINDOW_HU
-from invsolve.solvers import SOLVERS, get_solver
+from invsolve.solvers import SOLVERS, get_solver, preferred_solver
 
 OUTPUT_SUFFIXES = (".png", ".npy")
 PRIOR_KINDS = ("padis", "whole")
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--op", required=True, choices=list(PRESETS), metavar="{" + ",".join(PRESETS) + "}",
                      help="forward operator preset")
     rec.add_argument("--solver", choices=list(SOLVERS), metavar="{" + ",".join(SOLVERS) + "}",
-                     help="reconstruction method (default: dps with --prior, admm-tv without)")
+                     help="reconstruction method (default with --prior: dps, diffpir for deblur and sr4; "
+                          "admm-tv without)")
     rec.add_argument("--prior", metavar="PRIOR",
                      help="padis or whole (the bundled prior for the operator: -ct for CT, -photo otherwise), a "
                           "bundled name (padis-ct, whole-ct, padis-photo, whole-photo) or a file from invsolve train; "
@@ -315,7 +316,7 @@ def reconstruct(args) -> int:
         args.out, args.figure = args.out or f"{stem}.png", args.figure or f"{stem}-figure.png"
     _check_output(args.out, OUTPUT_SUFFIXES, "--out")
     _check_output(args.figure, (".png",), "--figure")
-    args.solver = args.solver or ("dps" if args.prior else "admm-tv")
+    args.solver = args.solver or (preferred_solver(args.op) if args.prior else "admm-tv")
     solver = get_solver(args.solver)
     device = resolve_device(args.device)
     prior = load(args.prior, device) if args.prior else None

@@ -240,6 +240,14 @@ TUNED["pc"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.01}
 TUNED["ddnm"]["ct20"] = {"steps": 100, "inner": 3}
 COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 
+#: The solver a prior runs with when none is named (``invsolve reconstruct --prior ...``): DPS, PaDIS's
+#: Algorithm 1, except on the presets where DiffPIR did better on the validation images.
+PREFERRED_SOLVER = {"deblur": "diffpir", "sr4": "diffpir"}
+
+
+def preferred_solver(operator_name: str) -> str:
+    return PREFERRED_SOLVER.get(operator_name, "dps")
+
 
 def _defaults_for(solver: str):
     def defaults(operator, given):

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from invsolve.cli import main
+from invsolve.operators import make_operator
 from invsolve.priors import load
+from invsolve.solvers import get_solver
 
 TINY = ["--net", "tiny", "--image-size", "64", "--patch-sizes", "16,8", "--patch-probs", "0.6,0.4",
         "--max-images", "4", "--batch", "4"]
@@ -63,6 +65,17 @@ def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeyp
     assert report["solver"] == solver and report["nfe"] == (6 if solver == "pc" else 3)
     assert report["prior"] == str(tiny_prior_file) and 0 < report["psnr"] < 60
     assert report["out"] is None and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("op,solver", [("ct8", "dps"), ("deblur", "diffpir"), ("sr4", "diffpir")])
+def test_a_prior_runs_the_preferred_solver_of_the_operator(tiny_prior_file, tmp_path, monkeypatch, capsys, op, solver):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "gray.npy", np.random.default_rng(0).random((32, 32), dtype=np.float32))  # 1 channel, as the prior
+    assert run(["reconstruct", "--op", op, "--input", "gray.npy", "--prior", str(tiny_prior_file), "--steps", "2",
+                "--json", "--no-save"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    inner = get_solver(solver).settings(make_operator(op, 32, channels=1)).get("inner", 1)  # the preset's default
+    assert report["solver"] == solver and report["nfe"] == 2 * inner
 
 
 def test_reconstruct_with_a_prior_keeps_its_image_and_figure(tiny_prior_file, tmp_path, monkeypatch, capsys):
