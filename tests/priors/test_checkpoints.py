@@ -92,3 +92,4 @@ def test_bundled_priors_load_by_name_and_record_their_training(name, kind, data,
         (kind, 128, channels, data)
     assert config["command"].startswith(f"invsolve train --prior {kind} --data {data} --image-size 128 --net small")
     assert config["training"]["seconds"] <= 90 * 60 + 5 and config["training"]["device"] == "cpu"
+    assert config["training"]["duration"] == "90m"  # every pair had the same budget, the most the issue allows
