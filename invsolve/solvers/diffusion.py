@@ -238,6 +238,16 @@ for _preset, _zeta in (("ct8", 1.0), ("ct20", 0.3), ("deblur", 5.0), ("sr4", 30.
 TUNED["langevin"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
 TUNED["pc"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.01}
 TUNED["ddnm"]["ct20"] = {"steps": 100, "inner": 3}
+# DiffPIR, the preferred solver of the photo presets: 100 levels (100 forward-only NFEs), chosen with
+# `invsolve bench tune benchmarks/mini.toml --method padis` on the 8 validation photos with the bundled
+# 90-minute padis-photo (mean PSNR in dB; log docs/logs/issue8/diffpir-tuning-128.txt). xi 1 won every
+# early scan (xi 0.1 lost 1-11 dB on deblur).
+#   deblur (ADMM-TV 32.54): sigma_max 2, lam 0.5 / 1: 33.01 / 32.57; sigma_max 10 (the prior's),
+#   lam 0.25 / 0.5 / 1: 32.50 / 33.13 / 32.77
+#   sr4 (ADMM-TV 27.57): sigma_max 0.3, lam 0.3 / 1: 27.00 / 26.71; 0.2, lam 0.03 / 0.1 / 0.3 / 1:
+#   27.59 / 27.55 / 27.44 / 27.14; 0.1, lam 0.03 / 0.1: 27.95 / 27.91; 0.05, lam 0.1: 27.16
+TUNED["diffpir"]["deblur"] = {"steps": 100, "lam": 0.5, "xi": 1.0}
+TUNED["diffpir"]["sr4"] = {"steps": 100, "lam": 0.03, "xi": 1.0, "sigma_max": 0.1}
 COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 
 #: The solver a prior runs with when none is named (``invsolve reconstruct --prior ...``): DPS, PaDIS's
