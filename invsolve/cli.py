@@ -477,8 +477,10 @@ def _summary(r: dict) -> str:
     lines = [f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), "
              f"noise {r['noise']:g})"]
     method = _method_label(r["solver"], r["prior"])
-    for name, p, s in ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (method, r["psnr"], r["ssim"])):
-        lines.append(f"  {name:<20} " + ("(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"))
+    rows = ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (method, r["psnr"], r["ssim"]))
+    width = max(20, *(len(name) for name, _, _ in rows))
+    for name, p, s in rows:
+        lines.append(f"  {name:<{width}} " + ("(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"))
     lines.append(f"  {method} took {r['seconds']:.1f} s on {r['device']}" + (f", {r['nfe']} NFEs" if r["nfe"] else ""))
     lines += [f"  wrote {path}" for path in (r["out"], r["figure"]) if path]
     return "\n".join(lines)
