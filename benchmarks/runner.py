@@ -5,9 +5,12 @@ output folder and flushes it to disk before starting the next cell. A rerun read
 file, skips the finished cells and drops a torn last line (a run killed while writing), so a
 killed run loses only the cell it was working on. Cells are dealt to ranks by their position in
 the full, fixed list (cell i goes to rank i mod world size), so ranks never overlap, whatever
-has already finished. RANK / WORLD_SIZE come from ``torchrun`` or SLURM.
+has already finished. RANK / WORLD_SIZE come from ``torchrun`` or SLURM. A rank holds a lock
+(``results-rank{R}.lock``) while it runs, so a second process with the same rank and folder is
+refused instead of appending duplicate cells.
 """
 
+import contextlib
 import functools
 import itertools
 import json
@@ -17,6 +20,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; keep to one process per rank and folder
+    fcntl = None
 
 import numpy as np
 import torch
@@ -195,6 +203,25 @@ def run_suite(suite: Suite, out: str | os.PathLike, *, split: str = "test", limi
     _record_suite(suite, split, out)
     rank, world = rank_and_world()
     results_path = out / f"results-rank{rank}.jsonl"
+    with _rank_lock(out, rank):
+        return _run_share(suite, space, out, rank, world, results_path, count, progress, after_cell)
+
+
+@contextlib.contextmanager
+def _rank_lock(out: Path, rank: int):
+    """Hold ``out/results-rank{R}.lock`` for the run: two processes with one rank would run the same cells."""
+    with (out / f"results-rank{rank}.lock").open("w") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InvsolveError(f"another bench run with rank {rank} is writing to {out}; wait for it, use "
+                                    "another --out folder, or give the runs RANK and WORLD_SIZE so they share "
+                                    "the cells") from None
+        yield
+
+
+def _run_share(suite, space, out, rank, world, results_path, count, progress, after_cell) -> dict:
     _repair(results_path)
     done = read_results(out)
     cells = cells_of(suite, count)

@@ -172,6 +172,19 @@ def test_a_method_can_name_a_solver_per_domain(suite_file, tmp_path):
         tune(suite.select(["ct8"]), "padis", {"xi": [0.5, 1.0]}, tmp_path / "tune")
 
 
+def test_a_second_run_with_the_same_rank_and_folder_is_refused(suite_file, tmp_path):
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    suite = load_suite(suite_file).select(["ct8"], ["baseline"])
+    with (out / "results-rank0.lock").open("w") as held:  # what a running rank 0 holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(InvsolveError, match="another bench run with rank 0 is writing to"):
+            run_suite(suite, out, limit=1)
+    assert run_suite(suite, out, limit=1)["ran"] == 1  # free again once it is released
+
+
 def test_a_missing_prior_and_a_changed_suite_are_refused(suite_file, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4"]) == 2
