@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1; diffpir has none)")
     diffusion.add_argument("--zeta", type=float, help="data step size (dps, langevin, pc)")
     diffusion.add_argument("--snr", type=float, help="pc corrector signal-to-noise ratio (default 0.16)")
-    diffusion.add_argument("--xi", type=float, help="diffpir: share of fresh noise per level, 0 to 1 (default 0.1)")
+    diffusion.add_argument("--xi", type=float, help="diffpir: share of fresh noise per level, 0 to 1 (default: tuned per preset, else 0.1)")
     diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
     diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
     diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")

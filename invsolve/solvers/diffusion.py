@@ -205,8 +205,7 @@ def _finish(x, counted, info):
 
 #: Settings before per-preset tuning: the reference code's CT-20 values (100 levels x 10, zeta 0.3,
 #: snr 0.16) and deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi); sigma_max / sigma_min
-#: default to the prior's own range. Per-preset values chosen on
-#: validation images go in TUNED.
+#: default to the prior's own range. Per-preset values chosen on validation images go in TUNED.
 GENERIC = {
     "dps": {"steps": 100, "inner": 10, "zeta": 0.3, "start": "baseline"},
     "langevin": {"steps": 100, "inner": 10, "zeta": 0.3},
