@@ -248,10 +248,11 @@ def check_resources(suite: Suite, split: str) -> None:
         if task.dataset not in BUILTIN_SOURCES and not (Path(task.dataset) / split).is_dir():
             raise InvsolveError(f"task {task.name}: dataset folder {task.dataset} has no {split}/ subfolder")
         for method in suite.methods.values():
-            if method.solver_for(task) is None:
+            solver = method.solver_for(task)
+            if solver is None:
                 raise InvsolveError(f"method {method.name} names no solver for {task.domain} tasks like {task.name}; "
                                     f"set one with --set methods.{method.name}.solver.{task.domain}=NAME")
-            if get_solver(method.solver_for(task)).needs_prior:
+            if get_solver(solver).needs_prior:
                 prior = method.prior_for(task)
                 if prior is None:
                     raise InvsolveError(f"method {method.name} has no prior for {task.domain} tasks like {task.name}; "
