@@ -26,8 +26,10 @@ from invsolve.solvers.prior_sampling import sample_prior
 
 
 def samples(args) -> None:
-    variants = [("PaDIS (random shift)", args.prior, {}),
-                ("fixed grid (no shift)", args.prior, {"random_shift": False})]
+    variants = [
+        ("PaDIS (random shift)", args.prior, {}),
+        ("fixed grid (no shift)", args.prior, {"random_shift": False}),
+    ]
     if args.no_positions:
         variants.append(("PaDIS, positions zeroed", args.prior, {"positional_encoding": False}))
     if args.whole:
@@ -41,13 +43,25 @@ def samples(args) -> None:
     for label, path, options in variants:
         prior = load(path, **options)
         start = time.perf_counter()
-        images, nfe = sample_prior(prior, args.count, method=args.method, steps=args.steps, inner=args.inner,
-                                   generator=torch.Generator().manual_seed(args.seed), progress=True)
+        images, nfe = sample_prior(
+            prior,
+            args.count,
+            method=args.method,
+            steps=args.steps,
+            inner=args.inner,
+            generator=torch.Generator().manual_seed(args.seed),
+            progress=True,
+        )
         print(f"{label}: {args.count} samples, {nfe} NFEs, {time.perf_counter() - start:.0f} s", flush=True)
         panels += [(f"{label}" if i == 0 else "", image) for i, image in enumerate(images)]
-    save_comparison(args.out, panels, rows=rows, panel_inches=1.9,
-                    title=f"unconditional samples, same seeds per column ({args.method}, {args.steps} levels x "
-                          f"{args.inner}, {nfe} NFEs)")
+    save_comparison(
+        args.out,
+        panels,
+        rows=rows,
+        panel_inches=1.9,
+        title=f"unconditional samples, same seeds per column ({args.method}, {args.steps} levels x "
+        f"{args.inner}, {nfe} NFEs)",
+    )
     print(f"wrote {args.out}")
 
 
@@ -80,8 +94,11 @@ def loss(args) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.prior_figures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m invsolve.benchmarks.prior_figures",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     sample = commands.add_parser("samples")
     sample.add_argument("--prior", required=True)

@@ -67,9 +67,11 @@ def overhead(args) -> None:
     with torch.no_grad():
         raw = median_seconds(lambda: prior.network(patches, patch_sigma, positions), device, args.repeats)
         full = median_seconds(lambda: prior(x, sigma, generator=generator), device, args.repeats)
-    print(f"# PatchPrior overhead: {args.net} network, {args.batch} x {args.image_size}px image(s), "
-          f"{args.patch_size}px patches, pad {grid.pad}, {patches.shape[0]} patches per call, {device}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"# PatchPrior overhead: {args.net} network, {args.batch} x {args.image_size}px image(s), "
+        f"{args.patch_size}px patches, pad {grid.pad}, {patches.shape[0]} patches per call, {device}, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats}"
+    )
     print(f"network alone:       {raw * 1e3:8.1f} ms")
     print(f"PatchPrior denoise:  {full * 1e3:8.1f} ms")
     print(f"overhead ratio:      {full / raw:8.3f}   (target <= 1.10)")
@@ -113,8 +115,10 @@ def attention_bytes(net: str, image_size: int) -> float:
 
 def memory(args) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"# peak memory of one denoise (forward, no autograd), {args.net} network, {args.patch_size}px patches, "
-          f"max_batch {args.max_batch}, device {resolve_device(args.device)}; MiB above the loaded model")
+    print(
+        f"# peak memory of one denoise (forward, no autograd), {args.net} network, {args.patch_size}px patches, "
+        f"max_batch {args.max_batch}, device {resolve_device(args.device)}; MiB above the loaded model"
+    )
     print(f"{'image':>7} {'PatchPrior':>12} {'seconds':>8} {'WholeImagePrior':>16} {'seconds':>8}")
     patch_peaks, skipped = [], []
     for size in sizes:
@@ -134,18 +138,38 @@ def memory(args) -> None:
             row.append(f"{result['peak_rise'] / 2**20:>{width}.0f} {result['seconds']:>8.1f}")
         print(" ".join(row), flush=True)
     if len(patch_peaks) > 1:
-        print(f"PatchPrior peak, {sizes[-1]} px / {sizes[0]} px: {patch_peaks[-1] / patch_peaks[0]:.2f}   "
-              "(target <= 1.5 from 512 to 2048 px; below 512 px a 32 px grid has fewer patches than max_batch)")
+        print(
+            f"PatchPrior peak, {sizes[-1]} px / {sizes[0]} px: {patch_peaks[-1] / patch_peaks[0]:.2f}   "
+            "(target <= 1.5 from 512 to 2048 px; below 512 px a 32 px grid has fewer patches than max_batch)"
+        )
     if skipped:
-        print(f"* skipped: the whole-image network's bottleneck attention matrix alone would exceed "
-              f"{ATTENTION_LIMIT_BYTES / 1e9:.0f} GB (" +
-              ", ".join(f"{s}px: {attention_bytes(args.net, s) / 1e9:.0f} GB" for s in skipped) + ")")
+        print(
+            f"* skipped: the whole-image network's bottleneck attention matrix alone would exceed "
+            f"{ATTENTION_LIMIT_BYTES / 1e9:.0f} GB ("
+            + ", ".join(f"{s}px: {attention_bytes(args.net, s) / 1e9:.0f} GB" for s in skipped)
+            + ")"
+        )
 
 
 def _child(args, kind: str, size: int):
-    command = [sys.executable, "-m", "invsolve.benchmarks.priors", "_measure", "--kind", kind, "--image-size", str(size),
-               "--net", args.net, "--patch-size", str(args.patch_size), "--max-batch", str(args.max_batch),
-               "--device", args.device]
+    command = [
+        sys.executable,
+        "-m",
+        "invsolve.benchmarks.priors",
+        "_measure",
+        "--kind",
+        kind,
+        "--image-size",
+        str(size),
+        "--net",
+        args.net,
+        "--patch-size",
+        str(args.patch_size),
+        "--max-batch",
+        str(args.max_batch),
+        "--device",
+        args.device,
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"  ({kind} at {size}px failed: {done.stderr.strip().splitlines()[-1:] or ['killed']})", file=sys.stderr)
@@ -154,8 +178,11 @@ def _child(args, kind: str, size: int):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.priors", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m invsolve.benchmarks.priors",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("overhead", "memory", "_measure"):
         sub = commands.add_parser(name)

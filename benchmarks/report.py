@@ -10,14 +10,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from invsolve.benchmarks.runner import read_results
+from invsolve.benchmarks.suite import build_suite
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
 from invsolve.io import atomic_write
-from invsolve.benchmarks.runner import read_results
-from invsolve.benchmarks.suite import build_suite
 
-CELL_COLUMNS = ("task", "method", "index", "image", "seed", "psnr", "ssim", "seconds", "nfe", "peak_memory_mib",
-                "device", "rank")
+CELL_COLUMNS = (
+    "task",
+    "method",
+    "index",
+    "image",
+    "seed",
+    "psnr",
+    "ssim",
+    "seconds",
+    "nfe",
+    "peak_memory_mib",
+    "device",
+    "rank",
+)
 
 
 def summary_rows(suite, results: dict) -> list[dict]:
@@ -30,37 +42,60 @@ def summary_rows(suite, results: dict) -> list[dict]:
                 continue
             p, s = [r["psnr"] for r in cells], [r["ssim"] for r in cells]
             paper = task.paper.get(method.name)
-            rows.append({"task": task.name, "method": method.name, "label": method.label, "cells": len(cells),
-                         "psnr": statistics.mean(p), "psnr_std": statistics.pstdev(p),
-                         "ssim": statistics.mean(s), "ssim_std": statistics.pstdev(s),
-                         "seconds": statistics.mean(r["seconds"] for r in cells),
-                         "nfe": max(r["nfe"] for r in cells),
-                         "peak_memory_mib": max(r["peak_memory_mib"] for r in cells),
-                         "paper_psnr": paper[0] if paper else None, "paper_ssim": paper[1] if paper else None})
+            rows.append(
+                {
+                    "task": task.name,
+                    "method": method.name,
+                    "label": method.label,
+                    "cells": len(cells),
+                    "psnr": statistics.mean(p),
+                    "psnr_std": statistics.pstdev(p),
+                    "ssim": statistics.mean(s),
+                    "ssim_std": statistics.pstdev(s),
+                    "seconds": statistics.mean(r["seconds"] for r in cells),
+                    "nfe": max(r["nfe"] for r in cells),
+                    "peak_memory_mib": max(r["peak_memory_mib"] for r in cells),
+                    "paper_psnr": paper[0] if paper else None,
+                    "paper_ssim": paper[1] if paper else None,
+                }
+            )
     return rows
 
 
 def markdown(suite, rows: list[dict], split: str) -> str:
     images = sorted({r["cells"] for r in rows})
-    lines = [f"# {suite.name}: {suite.description}".rstrip(": "), "",
-             f"Mean +- standard deviation over {'/'.join(map(str, images))} cells ({split} images x seeds) per "
-             f"task and method, {suite.image_size}x{suite.image_size}. PSNR in dB. Peak memory: on CUDA the "
-             "largest allocation during the solve; on CPU the process's peak resident size so far."]
+    lines = [
+        f"# {suite.name}: {suite.description}".rstrip(": "),
+        "",
+        f"Mean +- standard deviation over {'/'.join(map(str, images))} cells ({split} images x seeds) per "
+        f"task and method, {suite.image_size}x{suite.image_size}. PSNR in dB. Peak memory: on CUDA the "
+        "largest allocation during the solve; on CPU the process's peak resident size so far.",
+    ]
     lines += overview(suite, rows)
     for task in suite.tasks.values():
         task_rows = [r for r in rows if r["task"] == task.name]
         if not task_rows:
             continue
         has_paper = any(r["paper_psnr"] is not None for r in task_rows)
-        lines += ["", f"## {task.name} ({task.op} on {task.dataset})", "",
-                  "| method | PSNR | SSIM |" + (" paper PSNR / SSIM |" if has_paper else "") +
-                  " s / image | NFEs | peak MiB |",
-                  "|---|---|---|" + ("---|" if has_paper else "") + "---|---|---|"]
+        lines += [
+            "",
+            f"## {task.name} ({task.op} on {task.dataset})",
+            "",
+            "| method | PSNR | SSIM |"
+            + (" paper PSNR / SSIM |" if has_paper else "")
+            + " s / image | NFEs | peak MiB |",
+            "|---|---|---|" + ("---|" if has_paper else "") + "---|---|---|",
+        ]
         for r in task_rows:
-            paper = (f" {r['paper_psnr']:.2f} / {r['paper_ssim']:.3f} |" if r["paper_psnr"] is not None else " |") \
-                if has_paper else ""
-            lines.append(f"| {r['label']} | {r['psnr']:.2f} +- {r['psnr_std']:.2f} | {r['ssim']:.3f} +- "
-                         f"{r['ssim_std']:.3f} |{paper} {r['seconds']:.1f} | {r['nfe']} | {r['peak_memory_mib']:.0f} |")
+            paper = (
+                (f" {r['paper_psnr']:.2f} / {r['paper_ssim']:.3f} |" if r["paper_psnr"] is not None else " |")
+                if has_paper
+                else ""
+            )
+            lines.append(
+                f"| {r['label']} | {r['psnr']:.2f} +- {r['psnr_std']:.2f} | {r['ssim']:.3f} +- "
+                f"{r['ssim_std']:.3f} |{paper} {r['seconds']:.1f} | {r['nfe']} | {r['peak_memory_mib']:.0f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -68,11 +103,18 @@ def overview(suite, rows: list[dict]) -> list[str]:
     """The paper's table-1 layout: a row per method, a column per task, mean PSNR / SSIM in each cell."""
     tasks = [t for t in suite.tasks if any(r["task"] == t for r in rows)]
     score = {(r["task"], r["method"]): f"{r['psnr']:.2f} / {r['ssim']:.3f}" for r in rows}
-    lines = ["", "## Overview (mean PSNR / SSIM)", "", "| method | " + " | ".join(tasks) + " |",
-             "|---|" + "---|" * len(tasks)]
-    for method in suite.methods.values():
-        if any((t, method.name) in score for t in tasks):
-            lines.append(f"| {method.label} | " + " | ".join(score.get((t, method.name), "-") for t in tasks) + " |")
+    lines = [
+        "",
+        "## Overview (mean PSNR / SSIM)",
+        "",
+        "| method | " + " | ".join(tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
+    lines.extend(
+        f"| {method.label} | " + " | ".join(score.get((t, method.name), "-") for t in tasks) + " |"
+        for method in suite.methods.values()
+        if any((t, method.name) in score for t in tasks)
+    )
     return lines
 
 
@@ -101,14 +143,23 @@ def figures(suite, results: dict, out: Path) -> list[Path]:
                 record = results.get(f"{task.name}/{method.name}/{index}/{seed}")
                 image_file = folder / f"{index}-{method.name}-seed{seed}.npy"
                 if record and image_file.exists():
-                    panels.append((f"{method.label}\n{record['psnr']:.2f} dB / {record['ssim']:.3f}",
-                                   torch.from_numpy(np.load(image_file))))
+                    panels.append(
+                        (
+                            f"{method.label}\n{record['psnr']:.2f} dB / {record['ssim']:.3f}",
+                            torch.from_numpy(np.load(image_file)),
+                        )
+                    )
         if rows:
             columns = -(-len(panels) // rows)
             path = out / "figures" / f"{task.name}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_comparison(path, panels, rows=rows, panel_inches=2.4 if columns < 6 else 2.0,
-                            title=f"{suite.name}: {task.name} ({task.op}, {suite.image_size} px)")
+            save_comparison(
+                path,
+                panels,
+                rows=rows,
+                panel_inches=2.4 if columns < 6 else 2.0,
+                title=f"{suite.name}: {task.name} ({task.op}, {suite.image_size} px)",
+            )
             written.append(path)
     return written
 
@@ -129,5 +180,10 @@ def report(out: str | Path) -> dict:
     cells = sorted(results.values(), key=lambda r: (r["task"], r["method"], r["index"], r["seed"]))
     atomic_write(out / "results.csv", lambda f: f.write(_csv(cells, CELL_COLUMNS)))
     atomic_write(out / "summary.csv", lambda f: f.write(_csv(rows, rows[0].keys())))
-    return {"markdown": text, "rows": rows, "cells": len(cells), "figures": figures(suite, results, out),
-            "files": [out / "report.md", out / "results.csv", out / "summary.csv"]}
+    return {
+        "markdown": text,
+        "rows": rows,
+        "cells": len(cells),
+        "figures": figures(suite, results, out),
+        "files": [out / "report.md", out / "results.csv", out / "summary.csv"],
+    }

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from invsolve.benchmarks.suite import Method, Suite, check_resources
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
@@ -38,7 +39,6 @@ from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
-from invsolve.benchmarks.suite import Method, Suite, check_resources
 
 RESULTS_GLOB = "results-rank*.jsonl"
 MIN_VALIDATION_IMAGES = 8  # two proved too few to choose a step size (docs/benchmarks.md)
@@ -106,8 +106,14 @@ def versions() -> dict:
     import deepinv
 
     import invsolve
-    return {"invsolve": invsolve.__version__, "torch": torch.__version__, "deepinv": deepinv.__version__,
-            "numpy": np.__version__, "python": sys.version.split()[0]}
+
+    return {
+        "invsolve": invsolve.__version__,
+        "torch": torch.__version__,
+        "deepinv": deepinv.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
 
 
 class Workspace:
@@ -120,16 +126,21 @@ class Workspace:
     def __init__(self, suite: Suite, split: str, count: int, device: torch.device):
         self.suite, self.split, self.device = suite, split, device
         self._operators, self._priors = {}, {}
-        self._sources = {task.name: get_source(task.dataset, split, suite.image_size, get_preset(task.op).channels)
-                         for task in suite.tasks.values()}
+        self._sources = {
+            task.name: get_source(task.dataset, split, suite.image_size, get_preset(task.op).channels)
+            for task in suite.tasks.values()
+        }
         for task in suite.tasks.values():
             source = self._sources[task.name]
             if len(source) < count:
-                raise InvsolveError(f"task {task.name}: {task.dataset} has {len(source)} {split} images, the run "
-                                    f"needs {count}; lower the suite's count or pass --limit")
+                raise InvsolveError(
+                    f"task {task.name}: {task.dataset} has {len(source)} {split} images, the run "
+                    f"needs {count}; lower the suite's count or pass --limit"
+                )
             try:
-                self._operators[task.name] = make_operator(task.op, suite.image_size, channels=source.channels,
-                                                           device=device, **task.options)
+                self._operators[task.name] = make_operator(
+                    task.op, suite.image_size, channels=source.channels, device=device, **task.options
+                )
             except InvsolveError as error:
                 raise InvsolveError(f"task {task.name}: {error}") from None
 
@@ -154,12 +165,13 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     op = space.operator(task)
     y = op.simulate(truth, torch.Generator().manual_seed(cell.noise_seed()))  # CPU noise: same y on any device
     solver, prior = get_solver(method.solver_for(task)), space.prior(method, task)
-    settings = solver.settings(op, **method.settings_for(task))
+    settings = solver.settings(op, prior, **method.settings_for(task))
     if space.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(space.device)
     info, start = {}, time.perf_counter()
-    recon = solver(op, y, prior, generator=torch.Generator(space.device).manual_seed(cell.noise_seed()), info=info,
-                   **settings)
+    recon = solver(
+        op, y, prior, generator=torch.Generator(space.device).manual_seed(cell.noise_seed()), info=info, **settings
+    )
     if space.device.type == "cuda":
         torch.cuda.synchronize(space.device)
     seconds = time.perf_counter() - start
@@ -170,13 +182,30 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     if cell.index < suite.figure_images:
         _save_image(out / "images" / task.name / f"{cell.index}-truth.npy", truth[0])
         _save_image(out / "images" / task.name / f"{cell.index}-{method.name}-seed{cell.seed}.npy", recon[0])
-    return {"key": cell.key, "task": task.name, "method": method.name, "index": cell.index,
-            "image": source.label(cell.index), "seed": cell.seed, "split": space.split,
-            "psnr": psnr(recon[0], truth[0]), "ssim": ssim(recon[0], truth[0]), "seconds": round(seconds, 4),
-            "nfe": info["nfe"], "peak_memory_mib": round(memory, 1), "memory_kind": memory_kind,
-            "solver": solver.name, "prior": method.prior_for(task), "settings": settings,
-            "operator": op.describe(), "image_size": suite.image_size, "device": str(space.device), "rank": rank,
-            "versions": dict(versions()), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "key": cell.key,
+        "task": task.name,
+        "method": method.name,
+        "index": cell.index,
+        "image": source.label(cell.index),
+        "seed": cell.seed,
+        "split": space.split,
+        "psnr": psnr(recon[0], truth[0]),
+        "ssim": ssim(recon[0], truth[0]),
+        "seconds": round(seconds, 4),
+        "nfe": info["nfe"],
+        "peak_memory_mib": round(memory, 1),
+        "memory_kind": memory_kind,
+        "solver": solver.name,
+        "prior": method.prior_for(task),
+        "settings": settings,
+        "operator": op.describe(),
+        "image_size": suite.image_size,
+        "device": str(space.device),
+        "rank": rank,
+        "versions": dict(versions()),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _save_image(path: Path, image: torch.Tensor) -> None:
@@ -184,8 +213,16 @@ def _save_image(path: Path, image: torch.Tensor) -> None:
     atomic_write(path, lambda f: np.save(f, image.detach().float().cpu().numpy()))
 
 
-def run_suite(suite: Suite, out: str | os.PathLike, *, split: str = "test", limit: int | None = None,
-              device: str = "auto", progress: bool = False, after_cell=None) -> dict:
+def run_suite(
+    suite: Suite,
+    out: str | os.PathLike,
+    *,
+    split: str = "test",
+    limit: int | None = None,
+    device: str = "auto",
+    progress: bool = False,
+    after_cell=None,
+) -> dict:
     """Run this rank's share of the suite's cells that ``out`` does not hold yet.
 
     ``limit`` lowers the images per task; ``after_cell(record)`` is called after each finished cell.
@@ -215,9 +252,11 @@ def _rank_lock(out: Path, rank: int):
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise InvsolveError(f"another bench run with rank {rank} is writing to {out}; wait for it, use "
-                                    "another --out folder, or give the runs RANK and WORLD_SIZE so they share "
-                                    "the cells") from None
+                raise InvsolveError(
+                    f"another bench run with rank {rank} is writing to {out}; wait for it, use "
+                    "another --out folder, or give the runs RANK and WORLD_SIZE so they share "
+                    "the cells"
+                ) from None
         yield
 
 
@@ -227,8 +266,16 @@ def _run_share(suite, space, out, rank, world, results_path, count, progress, af
     cells = cells_of(suite, count)
     mine = [c for i, c in enumerate(cells) if i % world == rank]
     todo = [c for c in mine if c.key not in done]
-    with results_path.open("a") as results, tqdm(total=len(mine), initial=len(mine) - len(todo), position=rank,
-                                                 desc=f"{suite.name} rank {rank}", disable=not progress) as bar:
+    with (
+        results_path.open("a") as results,
+        tqdm(
+            total=len(mine),
+            initial=len(mine) - len(todo),
+            position=rank,
+            desc=f"{suite.name} rank {rank}",
+            disable=not progress,
+        ) as bar,
+    ):
         for cell in todo:
             bar.set_postfix_str(cell.key)
             record = run_cell(cell, space, out, rank)
@@ -238,8 +285,15 @@ def _run_share(suite, space, out, rank, world, results_path, count, progress, af
             bar.update()
             if after_cell is not None:
                 after_cell(record)
-    return {"cells": len(cells), "mine": len(mine), "skipped": len(mine) - len(todo), "ran": len(todo),
-            "rank": rank, "world": world, "out": str(out)}
+    return {
+        "cells": len(cells),
+        "mine": len(mine),
+        "skipped": len(mine) - len(todo),
+        "ran": len(todo),
+        "rank": rank,
+        "world": world,
+        "out": str(out),
+    }
 
 
 def _record_suite(suite: Suite, split: str, out: Path) -> None:
@@ -248,7 +302,9 @@ def _record_suite(suite: Suite, split: str, out: Path) -> None:
     path = out / "suite.json"
     if path.exists():
         if json.loads(path.read_text()) != json.loads(json.dumps(record)):
-            raise InvsolveError(f"{out} holds results of a different suite or settings ({path}); "
-                                "use another --out folder, or rerun with the same suite file and --set values")
+            raise InvsolveError(
+                f"{out} holds results of a different suite or settings ({path}); "
+                "use another --out folder, or rerun with the same suite file and --set values"
+            )
         return
     atomic_write(path, lambda f: f.write(json.dumps(record, indent=1).encode()))

@@ -21,8 +21,11 @@ from invsolve.solvers import get_solver
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.solvers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m invsolve.benchmarks.solvers",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--op", default="ct20")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--net", default="small")
@@ -53,14 +56,22 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     dps(op, y, prior, generator=torch.Generator().manual_seed(3), steps=args.steps, inner=1, info=info)
     ours = (time.perf_counter() - start) / info["nfe"]
-    print(f"# {args.op} at {args.image_size}px, {args.net} PatchPrior ({args.patch_size}px patches), "
-          f"{torch.get_num_threads()} threads, {args.steps} NFEs")
+    print(
+        f"# {args.op} at {args.image_size}px, {args.net} PatchPrior ({args.patch_size}px patches), "
+        f"{torch.get_num_threads()} threads, {args.steps} NFEs"
+    )
     print(f"prior forward+backward + operator forward+adjoint, alone: {parts * 1e3:8.1f} ms")
     print(f"our DPS, per NFE:                                         {ours * 1e3:8.1f} ms")
     print(f"overhead ratio:                                           {ours / parts:8.3f}   (target <= 1.15)")
 
-    theirs_sampler = deepinv.sampling.DPS(prior, schedule="ve", solver="euler", num_steps=args.steps,
-                                          dtype=torch.float32, rng=torch.Generator().manual_seed(4))
+    theirs_sampler = deepinv.sampling.DPS(
+        prior,
+        schedule="ve",
+        solver="euler",
+        num_steps=args.steps,
+        dtype=torch.float32,
+        rng=torch.Generator().manual_seed(4),
+    )
     start = time.perf_counter()
     theirs_sampler(y, op, seed=4)
     theirs = (time.perf_counter() - start) / args.steps

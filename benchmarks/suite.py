@@ -95,9 +95,13 @@ class Suite:
             unknown = [n for n in chosen or () if n not in known]
             if unknown:
                 raise InvsolveError(f"suite {self.name} has no {kind} {', '.join(unknown)}; it has {', '.join(known)}")
-        return Suite(**{**self.__dict__,
-                        "tasks": {n: t for n, t in self.tasks.items() if tasks is None or n in tasks},
-                        "methods": {n: m for n, m in self.methods.items() if methods is None or n in methods}})
+        return Suite(
+            **{
+                **self.__dict__,
+                "tasks": {n: t for n, t in self.tasks.items() if tasks is None or n in tasks},
+                "methods": {n: m for n, m in self.methods.items() if methods is None or n in methods},
+            }
+        )
 
 
 def apply_overrides(raw: dict, assignments: list[str]) -> dict:
@@ -144,6 +148,7 @@ def load_suite(path: str | os.PathLike, overrides: list[str] = ()) -> Suite:
 def build_suite(raw: dict, fail=None) -> Suite:
     """A checked Suite from parsed TOML; ``fail(keys, message)`` raises (load_suite's names the line)."""
     if fail is None:
+
         def fail(keys, message):
             raise InvsolveError(message)
 
@@ -168,43 +173,62 @@ def build_suite(raw: dict, fail=None) -> Suite:
     datasets = raw.get("datasets", {})
     for name, where in datasets.items():
         if not isinstance(where, str):
-            fail(("datasets", name), f"dataset {name} must be a built-in source ({', '.join(BUILTIN_SOURCES)}) or a "
-                                     "folder path")
+            fail(
+                ("datasets", name),
+                f"dataset {name} must be a built-in source ({', '.join(BUILTIN_SOURCES)}) or a folder path",
+            )
 
     tasks = {}
     for name, table in raw.get("tasks", {}).items():
         keys = ("tasks", name)
         check_keys(table, TASK_KEYS, keys)
         if table.get("op") not in PRESETS:
-            fail((*keys, "op"), f"task {name}: unknown operator {table.get('op')!r}; choose one of {', '.join(PRESETS)}")
+            fail(
+                (*keys, "op"), f"task {name}: unknown operator {table.get('op')!r}; choose one of {', '.join(PRESETS)}"
+            )
         dataset = table.get("dataset")
         if dataset not in datasets:
-            fail((*keys, "dataset"), f"task {name}: dataset {dataset!r} is not in [datasets] "
-                                     f"({', '.join(datasets) or 'none defined'})")
+            fail(
+                (*keys, "dataset"),
+                f"task {name}: dataset {dataset!r} is not in [datasets] ({', '.join(datasets) or 'none defined'})",
+            )
         paper = table.get("paper", {})
         for method, numbers in paper.items():
             if not (isinstance(numbers, list) and len(numbers) == 2):
                 fail((*keys, "paper"), f"task {name}: paper.{method} must be [PSNR, SSIM]")
-        tasks[name] = Task(name, table["op"], datasets[dataset], get_preset(table["op"]).domain,
-                           dict(table.get("options", {})), {m: tuple(v) for m, v in paper.items()})
+        tasks[name] = Task(
+            name,
+            table["op"],
+            datasets[dataset],
+            get_preset(table["op"]).domain,
+            dict(table.get("options", {})),
+            {m: tuple(v) for m, v in paper.items()},
+        )
 
     methods = {}
     for name, table in raw.get("methods", {}).items():
         keys = ("methods", name)
         check_keys(table, METHOD_KEYS, keys)
         named = table.get("solver")
-        per_domain = named if isinstance(named, dict) else {domain: named for domain in DOMAINS}
+        per_domain = named if isinstance(named, dict) else dict.fromkeys(DOMAINS, named)
         for domain, solver_name in per_domain.items():
             if domain not in DOMAINS:
-                fail((*keys, "solver"), f"method {name}: solver is keyed by domain ({', '.join(DOMAINS)}), "
-                                        f"got {domain!r}")
+                fail(
+                    (*keys, "solver"),
+                    f"method {name}: solver is keyed by domain ({', '.join(DOMAINS)}), got {domain!r}",
+                )
             if solver_name not in SOLVERS:
-                fail((*keys, "solver"), f"method {name}: unknown solver {solver_name!r}; choose one of "
-                                        f"{', '.join(SOLVERS)}")
+                fail(
+                    (*keys, "solver"),
+                    f"method {name}: unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}",
+                )
             solver = get_solver(solver_name)
             if solver.needs_prior and not table.get("prior"):
-                fail(keys, f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, "
-                           "photo = FILE }})")
+                fail(
+                    keys,
+                    f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, "
+                    "photo = FILE }})",
+                )
             if not solver.needs_prior and table.get("prior"):
                 fail((*keys, "prior"), f"method {name}: solver {solver.name} takes no prior")
         task_settings = table.get("task_settings", {})
@@ -217,13 +241,23 @@ def build_suite(raw: dict, fail=None) -> Suite:
             for solver in map(get_solver, sorted(n for n in solver_names if n)):
                 unknown = sorted(set(settings) - set(solver.parameters))
                 if unknown:
-                    fail((*keys, "settings"), f"method {name}: solver {solver.name} has no setting "
-                                              f"{', '.join(unknown)}; it takes {', '.join(solver.parameters) or 'none'}")
-        methods[name] = Method(name, dict(named) if isinstance(named, dict) else named, table.get("prior"),
-                               dict(table.get("settings", {})), {t: dict(s) for t, s in task_settings.items()},
-                               table.get("label", name))
+                    fail(
+                        (*keys, "settings"),
+                        f"method {name}: solver {solver.name} has no setting "
+                        f"{', '.join(unknown)}; it takes {', '.join(solver.parameters) or 'none'}",
+                    )
+        methods[name] = Method(
+            name,
+            dict(named) if isinstance(named, dict) else named,
+            table.get("prior"),
+            dict(table.get("settings", {})),
+            {t: dict(s) for t, s in task_settings.items()},
+            table.get("label", name),
+        )
     if not tasks or not methods:
-        fail(("tasks",) if not tasks else ("methods",), "a suite needs at least one [tasks.NAME] and one [methods.NAME]")
+        fail(
+            ("tasks",) if not tasks else ("methods",), "a suite needs at least one [tasks.NAME] and one [methods.NAME]"
+        )
     for task in tasks.values():
         for method in task.paper:
             if method not in methods:
@@ -231,7 +265,9 @@ def build_suite(raw: dict, fail=None) -> Suite:
 
     options = {k: head[k] for k in SUITE_KEYS - {"name", "seeds", "plugins"} if k in head}
     for key in ("image_size", "count", "validation_count", "figure_images"):
-        if key in options and not (isinstance(options[key], int) and options[key] >= (0 if key == "figure_images" else 1)):
+        if key in options and not (
+            isinstance(options[key], int) and options[key] >= (0 if key == "figure_images" else 1)
+        ):
             fail(("suite", key), f"suite.{key} must be a positive integer, got {options[key]!r}")
     seeds = head.get("seeds", [0])
     if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
@@ -243,20 +279,26 @@ def check_resources(suite: Suite, split: str) -> None:
     """Before any work: every dataset folder and prior file the selected cells need exists."""
     for task in suite.tasks.values():
         if task.dataset not in BUILTIN_SOURCES and not Path(task.dataset).is_dir():
-            raise InvsolveError(f"task {task.name}: dataset folder {task.dataset} does not exist; prepare it "
-                                "(invsolve data prepare ...) or point to it with --set datasets.NAME=PATH")
+            raise InvsolveError(
+                f"task {task.name}: dataset folder {task.dataset} does not exist; prepare it "
+                "(invsolve data prepare ...) or point to it with --set datasets.NAME=PATH"
+            )
         if task.dataset not in BUILTIN_SOURCES and not (Path(task.dataset) / split).is_dir():
             raise InvsolveError(f"task {task.name}: dataset folder {task.dataset} has no {split}/ subfolder")
         for method in suite.methods.values():
             solver = method.solver_for(task)
             if solver is None:
-                raise InvsolveError(f"method {method.name} names no solver for {task.domain} tasks like {task.name}; "
-                                    f"set one with --set methods.{method.name}.solver.{task.domain}=NAME")
+                raise InvsolveError(
+                    f"method {method.name} names no solver for {task.domain} tasks like {task.name}; "
+                    f"set one with --set methods.{method.name}.solver.{task.domain}=NAME"
+                )
             if get_solver(solver).needs_prior:
                 prior = method.prior_for(task)
                 if prior is None:
-                    raise InvsolveError(f"method {method.name} has no prior for {task.domain} tasks like {task.name}; "
-                                        f"set one with --set methods.{method.name}.prior.{task.domain}=FILE")
+                    raise InvsolveError(
+                        f"method {method.name} has no prior for {task.domain} tasks like {task.name}; "
+                        f"set one with --set methods.{method.name}.prior.{task.domain}=FILE"
+                    )
                 resolve_prior_path(prior)
 
 

@@ -13,11 +13,11 @@ import statistics
 import sys
 from pathlib import Path
 
+from invsolve.benchmarks.runner import MIN_VALIDATION_IMAGES, read_results, run_suite
+from invsolve.benchmarks.suite import Suite, build_suite
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.solvers import get_solver
-from invsolve.benchmarks.runner import MIN_VALIDATION_IMAGES, read_results, run_suite
-from invsolve.benchmarks.suite import Suite, build_suite
 
 
 def parse_grid(assignments: list[str]) -> dict[str, list]:
@@ -27,11 +27,12 @@ def parse_grid(assignments: list[str]) -> dict[str, list]:
         name, sep, values = assignment.partition("=")
         if not sep or not values:
             raise InvsolveError(f"--param {assignment!r}: expected NAME=V1,V2,..., e.g. zeta=0.1,0.3,1")
-        grid[name.strip()] = [_number(v.strip()) for v in values.split(",")]
+        grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
     return grid
 
 
-def _number(text: str):
+def parse_value(text: str):
+    """An int or a float where the text is one, else the text."""
     for kind in (int, float):
         try:
             return kind(text)
@@ -52,8 +53,10 @@ def tuning_suite(suite: Suite, method: str, grid: dict[str, list]) -> Suite:
     for solver in map(get_solver, sorted({suite.methods[method].solver_for(task) for task in suite.tasks.values()})):
         unknown = sorted(set(grid) - set(solver.parameters))
         if unknown or not grid:
-            raise InvsolveError(f"method {method} ({solver.name}) has no setting {', '.join(unknown) or '(none given)'}"
-                                f"; tune one of {', '.join(solver.parameters) or 'nothing'}")
+            raise InvsolveError(
+                f"method {method} ({solver.name}) has no setting {', '.join(unknown) or '(none given)'}"
+                f"; tune one of {', '.join(solver.parameters) or 'nothing'}"
+            )
     raw = copy.deepcopy(suite.raw)
     raw["methods"] = {}
     for values in itertools.product(*grid.values()):
@@ -67,8 +70,16 @@ def tuning_suite(suite: Suite, method: str, grid: dict[str, list]) -> Suite:
     return build_suite(raw).select(list(suite.tasks))
 
 
-def tune(suite: Suite, method: str, grid: dict[str, list], out: str | os.PathLike, *, limit: int | None = None,
-         device: str = "auto", progress: bool = False) -> dict:
+def tune(
+    suite: Suite,
+    method: str,
+    grid: dict[str, list],
+    out: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    device: str = "auto",
+    progress: bool = False,
+) -> dict:
     """Run the grid on the validation split, write ``out/tuned.toml`` and return the choice.
 
     Under several ranks, the rank that finishes last (the one that finds every result) writes it;
@@ -77,8 +88,11 @@ def tune(suite: Suite, method: str, grid: dict[str, list], out: str | os.PathLik
     derived = tuning_suite(suite, method, grid)
     count = min(limit, suite.validation_count) if limit else suite.validation_count
     if count < MIN_VALIDATION_IMAGES:
-        print(f"warning: tuning on {count} validation images; at least {MIN_VALIDATION_IMAGES} are needed to choose "
-              "a step size reliably", file=sys.stderr)
+        print(
+            f"warning: tuning on {count} validation images; at least {MIN_VALIDATION_IMAGES} are needed to choose "
+            "a step size reliably",
+            file=sys.stderr,
+        )
     run_suite(derived, out, split="validation", limit=count, device=device, progress=progress)
     return summarise(derived, method, grid, Path(out), count)
 
@@ -94,12 +108,13 @@ def summarise(derived: Suite, method: str, grid: dict, out: Path, count: int) ->
         for name, variant in derived.methods.items():
             cells = [r for r in results.values() if r["task"] == task and r["method"] == name]
             point = {k: variant.task_settings[task][k] for k in grid}
-            scored.append((statistics.mean(r["psnr"] for r in cells), statistics.mean(r["ssim"] for r in cells),
-                           point))
+            scored.append((statistics.mean(r["psnr"] for r in cells), statistics.mean(r["ssim"] for r in cells), point))
             table.append({"task": task, **point, "psnr": scored[-1][0], "ssim": scored[-1][1]})
         chosen[task] = max(scored, key=lambda s: s[0])[2]
-    lines = [f"# chosen by invsolve bench tune (method {method}, best mean PSNR on {count} validation images "
-             f"per task); paste into the suite file"]
+    lines = [
+        f"# chosen by invsolve bench tune (method {method}, best mean PSNR on {count} validation images "
+        f"per task); paste into the suite file"
+    ]
     for task, point in chosen.items():
         lines += ["", f"[methods.{method}.task_settings.{task}]"] + [f"{k} = {json.dumps(v)}" for k, v in point.items()]
     text = "\n".join(lines) + "\n"

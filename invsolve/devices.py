@@ -2,9 +2,8 @@
 
 import torch
 
+from invsolve.catalog import DEVICE_CHOICES
 from invsolve.errors import InvsolveError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -17,7 +16,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise InvsolveError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto")
+            raise InvsolveError("device cuda was asked for but no CUDA GPU is visible; use device cpu or auto")
         return torch.device(name)
     raise InvsolveError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
 

@@ -8,8 +8,14 @@ import torch
 from invsolve.io import atomic_write
 
 
-def save_comparison(path: str | os.PathLike, panels: list[tuple[str, torch.Tensor]], *,
-                    rows: int = 1, title: str | None = None, panel_inches: float = 3.0):
+def save_comparison(
+    path: str | os.PathLike,
+    panels: list[tuple[str, torch.Tensor]],
+    *,
+    rows: int = 1,
+    title: str | None = None,
+    panel_inches: float = 3.0,
+):
     """Save ``panels`` (title, (C, H, W) image in [0, 1]) on a grid with ``rows`` rows."""
     import matplotlib
 
@@ -22,7 +28,7 @@ def save_comparison(path: str | os.PathLike, panels: list[tuple[str, torch.Tenso
     fig, axes = plt.subplots(rows, cols, squeeze=False, figsize=(panel_inches * cols, height))
     for ax in axes.flat:
         ax.axis("off")
-    for ax, (label, image) in zip(axes.flat, panels):
+    for ax, (label, image) in zip(axes.flat, panels, strict=False):
         array = image.detach().float().clamp(0, 1).cpu().numpy()
         if array.shape[0] == 1:
             ax.imshow(array[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")

@@ -26,8 +26,13 @@ READABLE_SUFFIXES = IMAGE_SUFFIXES | DICOM_SUFFIXES | {".npy"}
 RGB_TO_GRAY = (0.2125, 0.7154, 0.0721)  # scikit-image's rgb2gray weights (ITU-R BT.709)
 
 
-def read_image(path: str | os.PathLike, *, channels: int | None = None, image_size: int | None = None,
-               window: tuple[float, float] | None = None) -> torch.Tensor:
+def read_image(
+    path: str | os.PathLike,
+    *,
+    channels: int | None = None,
+    image_size: int | None = None,
+    window: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """Read one image file to a (C, H, W) float32 tensor in [0, 1].
 
     ``channels`` converts colour <-> grayscale (1 or 3); ``image_size`` centre-crops to a square
@@ -45,8 +50,10 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None, image_si
         array = read_dicom_hu(path)
         window = window or CT_WINDOW_HU
     else:
-        raise InvsolveError(f"cannot read {path}: unsupported file type {suffix or '(none)'}; "
-                            f"use one of {', '.join(sorted(READABLE_SUFFIXES))}")
+        raise InvsolveError(
+            f"cannot read {path}: unsupported file type {suffix or '(none)'}; "
+            f"use one of {', '.join(sorted(READABLE_SUFFIXES))}"
+        )
     image = to_unit_range(_channels_first(array, path), path, window)
     return prepare_image(image, channels=channels, image_size=image_size)
 
@@ -78,8 +85,9 @@ def square_resize(image: torch.Tensor, size: int) -> torch.Tensor:
         raise InvsolveError(f"image size must be at least 8 pixels, got {size}")
     image = centre_square(image)
     if image.shape[-1] != size:
-        image = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True,
-                              align_corners=False)[0].clamp(0, 1)
+        image = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[
+            0
+        ].clamp(0, 1)
     return image.contiguous()
 
 
@@ -88,7 +96,7 @@ def centre_square(image: torch.Tensor) -> torch.Tensor:
     _, h, w = image.shape
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    return image[:, top:top + side, left:left + side]
+    return image[:, top : top + side, left : left + side]
 
 
 def read_measurement(path: str | os.PathLike) -> torch.Tensor:
@@ -140,6 +148,17 @@ def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8) -> 
     return atomic_write(path, lambda f: iio.imwrite(f, pixels, extension=".png"))
 
 
+def check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], what: str) -> None:
+    """Fail before any work, not after a long run, when output ``what`` cannot be written at ``path``."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.suffix.lower() not in suffixes:
+        raise InvsolveError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
+    if not p.parent.is_dir():
+        raise InvsolveError(f"{what} {path}: folder {p.parent} does not exist")
+
+
 def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -180,15 +199,19 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
         return torch.from_numpy(window_to_unit(array, (lo, hi)))
     if np.issubdtype(array.dtype, np.integer):
         if array.min() < 0:
-            raise InvsolveError(f"{source} has negative integer values; give a --window LOW,HIGH to map them to [0, 1]")
+            raise InvsolveError(
+                f"{source} has negative integer values; give a window (LOW, HIGH) to map them to [0, 1]"
+            )
         if array.dtype in (np.uint8, np.uint16):  # the file's bit depth says the white level
             maximum = np.iinfo(array.dtype).max
         else:  # other integer arrays (.npy): the smallest usual white level that holds them
             maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max
         return torch.from_numpy((array / maximum).astype(np.float32))
     if array.min() < 0 or array.max() > 1:
-        raise InvsolveError(f"{source} has values in [{array.min():.4g}, {array.max():.4g}], outside [0, 1]; "
-                            "rescale it or give a --window LOW,HIGH")
+        raise InvsolveError(
+            f"{source} has values in [{array.min():.4g}, {array.max():.4g}], outside [0, 1]; "
+            "rescale it or give a window (LOW, HIGH)"
+        )
     return torch.from_numpy(array.astype(np.float32))
 
 

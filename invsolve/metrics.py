@@ -28,10 +28,12 @@ def ssim(x: torch.Tensor, reference: torch.Tensor) -> float | list[float]:
 
 def _per_image(metric, x: torch.Tensor, reference: torch.Tensor):
     if x.shape != reference.shape or x.dim() not in (3, 4):
-        raise ValueError(f"metrics need two images of the same shape (C, H, W) or (B, C, H, W); "
-                         f"got {tuple(x.shape)} and {tuple(reference.shape)}")
+        raise ValueError(
+            f"metrics need two images of the same shape (C, H, W) or (B, C, H, W); "
+            f"got {tuple(x.shape)} and {tuple(reference.shape)}"
+        )
     a = x.detach().clamp(0, 1).double().cpu().numpy()
     r = reference.detach().clamp(0, 1).double().cpu().numpy()
     if x.dim() == 3:
         return float(metric(a, r))
-    return [float(metric(ai, ri)) for ai, ri in zip(a, r)]
+    return [float(metric(ai, ri)) for ai, ri in zip(a, r, strict=True)]

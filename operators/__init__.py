@@ -5,11 +5,34 @@ directly. Every operator is a ``deepinv.physics.LinearPhysics``, so it works in 
 algorithms too.
 """
 
-from invsolve.operators.base import OperatorMixin
+from invsolve.catalog import DOMAINS
+from invsolve.operators.base import OperatorMixin, baseline, check_measurement, image_channels, noise_level
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
-from invsolve.operators.presets import DOMAINS, PRESETS, Preset, get_preset, make_operator, register_preset
+from invsolve.operators.presets import (
+    PRESETS,
+    Preset,
+    get_preset,
+    make_operator,
+    preset_differences,
+    register_preset,
+)
 from invsolve.operators.superres import NearestSubsampling
 
-__all__ = ["OperatorMixin", "ParallelBeamCT", "BoxBlur", "NearestSubsampling", "DOMAINS", "PRESETS", "Preset",
-           "get_preset", "make_operator", "register_preset"]
+__all__ = [
+    "DOMAINS",
+    "PRESETS",
+    "BoxBlur",
+    "NearestSubsampling",
+    "OperatorMixin",
+    "ParallelBeamCT",
+    "Preset",
+    "baseline",
+    "check_measurement",
+    "get_preset",
+    "image_channels",
+    "make_operator",
+    "noise_level",
+    "preset_differences",
+    "register_preset",
+]

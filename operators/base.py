@@ -1,9 +1,15 @@
-"""What every invsolve operator adds to a deepinv LinearPhysics.
+"""What every invsolve operator adds to a deepinv LinearPhysics, and the one adapter through which
+solvers read any physics, ours or deepinv's.
 
 An operator is a linear forward model on batched images (B, C, H, W) in [0, 1] with:
 ``A``, ``A_adjoint`` (the exact transpose), ``A_dagger`` (a pseudo-inverse), ``baseline(y)``
-(the classical reconstruction each task is compared with), its measurement-noise level and
-``simulate(x, generator)`` for seeded measurements ``y = A x + noise``.
+(the classical reconstruction each task is compared with), its measurement-noise level (read
+from its deepinv noise model, so ``set_noise_model`` changes it) and ``simulate(x, generator)``
+for seeded measurements ``y = A x + noise``.
+
+A plain deepinv ``LinearPhysics`` has only ``A``, ``A_adjoint``, ``A_dagger`` and a noise model;
+``baseline``, ``noise_level``, ``image_channels`` and ``check_measurement`` below give every
+physics the same face.
 """
 
 import math
@@ -25,15 +31,19 @@ def noise_model_for(sigma: float):
 class OperatorMixin:
     """Mixed into a deepinv ``LinearPhysics`` subclass (listed first, so its methods win).
 
-    Subclasses set ``name``, ``image_shape`` (C, H, W), ``measurement_shape`` and ``noise_sigma``
-    and implement ``baseline``.
+    Subclasses set ``name``, ``image_shape`` (C, H, W) and ``measurement_shape``, pass their noise
+    model to deepinv, and implement ``baseline``.
     """
 
     name: str
     baseline_name: str  # what baseline() is, for figures and reports
     image_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
-    noise_sigma: float
+
+    @property
+    def noise_sigma(self) -> float:
+        """The standard deviation of the measurement noise, as the current noise model says."""
+        return noise_level(self)
 
     def baseline(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -46,21 +56,65 @@ class OperatorMixin:
         """
         self.check_image(x)
         y = self.A(x)
-        if self.noise_sigma > 0:
-            y = y + self.noise_sigma * seeded_normal(y.shape, generator, y)
-        return y
+        sigma = self.noise_sigma
+        return y + sigma * seeded_normal(y.shape, generator, y) if sigma > 0 else y
 
     def check_image(self, x: torch.Tensor) -> None:
-        _check_batch(x, self.image_shape, f"{self.name} image", "an image of that size (see --image-size)")
+        _check_batch(x, self.image_shape, f"{self.name} image", "an image of that size (see image_size)")
 
     def check_measurement(self, y: torch.Tensor) -> None:
-        _check_batch(y, self.measurement_shape, f"{self.name} measurement",
-                     f"measurements simulated by {self.name} at this image size")
+        _check_batch(
+            y,
+            self.measurement_shape,
+            f"{self.name} measurement",
+            f"measurements simulated by {self.name} at this image size",
+        )
 
     def describe(self) -> dict:
         """The settings that define this operator, for logs and JSON output."""
-        return {"name": self.name, "image_shape": list(self.image_shape),
-                "measurement_shape": list(self.measurement_shape), "noise": self.noise_sigma}
+        return {
+            "name": self.name,
+            "image_shape": list(self.image_shape),
+            "measurement_shape": list(self.measurement_shape),
+            "noise": self.noise_sigma,
+        }
+
+
+def noise_level(physics) -> float:
+    """The measurement noise's standard deviation: 0 without noise, the sigma of a Gaussian model (the
+    largest, if it holds one per image). Other noise models are refused: every solver here weighs the
+    data as Gaussian."""
+    model = getattr(physics, "noise_model", None)
+    if model is None or isinstance(model, ZeroNoise):
+        return 0.0
+    if not isinstance(model, GaussianNoise):
+        raise InvsolveError(
+            f"the operator's noise model is {type(model).__name__}; invsolve's solvers and simulate "
+            "assume Gaussian noise: set a GaussianNoise or ZeroNoise model"
+        )
+    sigma = float(model.sigma.max() if isinstance(model.sigma, torch.Tensor) else model.sigma)
+    return float(f"{sigma:.7g}")  # deepinv holds it in float32: 0.01, not 0.009999999776
+
+
+def baseline(physics, y: torch.Tensor) -> torch.Tensor:
+    """The classical reconstruction solvers start from: ours define one (FBP, ...); for deepinv's
+    physics it is the pseudo-inverse. Clamped to [0, 1], the range of images."""
+    with torch.no_grad():
+        start = physics.baseline(y) if isinstance(physics, OperatorMixin) else physics.A_dagger(y)
+    return start.clamp(0, 1)
+
+
+def image_channels(physics) -> int | None:
+    """The channel count of the operator's images, where it says (ours do; deepinv's need not)."""
+    return physics.image_shape[0] if isinstance(physics, OperatorMixin) else None
+
+
+def check_measurement(physics, y: torch.Tensor) -> None:
+    """Refuse a measurement of the wrong shape (where the operator knows its shape) or with NaN/Inf."""
+    if isinstance(physics, OperatorMixin):
+        physics.check_measurement(y)
+    elif not torch.isfinite(y).all():
+        raise InvsolveError("the measurement contains NaN or Inf values; clean the data first")
 
 
 def _check_batch(t: torch.Tensor, expected: tuple[int, ...], what: str, fix: str) -> None:

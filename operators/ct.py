@@ -33,9 +33,20 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
     the baseline is clamped to [0, 1].
     """
 
-    def __init__(self, image_size: int, views: int, *, channels: int = 1, detector_bins: int | None = None,
-                 noise: float = 0.0, fbp_filter: str = "Hann", fbp_frequency_scaling: float = 0.9,
-                 impl: str | None = None, name: str | None = None, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        image_size: int,
+        views: int,
+        *,
+        channels: int = 1,
+        detector_bins: int | None = None,
+        noise: float = 0.0,
+        fbp_filter: str = "Hann",
+        fbp_frequency_scaling: float = 0.9,
+        impl: str | None = None,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+    ):
         if image_size < 8:
             raise InvsolveError(f"CT needs an image size of at least 8 pixels, got {image_size}")
         if views < 1:
@@ -43,20 +54,20 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
         detector_bins = 2 * image_size if detector_bins is None else detector_bins
         if detector_bins < 2:
             raise InvsolveError(f"CT needs at least 2 detector bins, got {detector_bins}")
-        super().__init__(noise_model=noise_model_for(noise), img_size=(channels, image_size, image_size),
-                         device=device)
+        super().__init__(noise_model=noise_model_for(noise), img_size=(channels, image_size, image_size), device=device)
         self.name = name or f"ct{views}"
         self.baseline_name = "FBP"
         self.views, self.detector_bins = views, detector_bins
-        self.noise_sigma = float(noise)
         self.image_shape = (channels, image_size, image_size)
         self.measurement_shape = (channels, views, detector_bins)
         self.fbp_filter, self.fbp_frequency_scaling = fbp_filter, fbp_frequency_scaling
 
         half = FIELD_OF_VIEW / 2
         space = odl.uniform_discr([-half, -half], [half, half], (image_size, image_size), dtype="float32")
-        geometry = tomo.Parallel2dGeometry(odl.uniform_partition(0.0, np.pi, views),
-                                           odl.uniform_partition(-FIELD_OF_VIEW, FIELD_OF_VIEW, detector_bins))
+        geometry = tomo.Parallel2dGeometry(
+            odl.uniform_partition(0.0, np.pi, views),
+            odl.uniform_partition(-FIELD_OF_VIEW, FIELD_OF_VIEW, detector_bins),
+        )
         self.impl = impl or astra_backend()
         ray = tomo.RayTransform(space, geometry, impl=self.impl)
         try:
@@ -84,9 +95,14 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
         return self.A_dagger(y).clamp(0, 1)
 
     def describe(self) -> dict:
-        return {**super().describe(), "views": self.views, "detector_bins": self.detector_bins,
-                "fbp_filter": self.fbp_filter, "fbp_frequency_scaling": self.fbp_frequency_scaling,
-                "backend": self.impl}
+        return {
+            **super().describe(),
+            "views": self.views,
+            "detector_bins": self.detector_bins,
+            "fbp_filter": self.fbp_filter,
+            "fbp_frequency_scaling": self.fbp_frequency_scaling,
+            "backend": self.impl,
+        }
 
 
 def _numpy_slices(slice_map):

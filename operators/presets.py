@@ -1,19 +1,16 @@
 """Named operator settings (the paper's tasks) for any image size and channel count."""
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 
 import torch
 
+from invsolve.catalog import PRESET_DOMAINS
 from invsolve.errors import InvsolveError
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
 from invsolve.operators.superres import NearestSubsampling
-
-
-#: What a preset's data looks like: "ct" (phantoms, 1 channel) or "photo" (photos). Suites key priors
-#: and solvers by it.
-DOMAINS = ("ct", "photo")
 
 
 @dataclass(frozen=True)
@@ -26,16 +23,43 @@ class Preset:
     summary: str = ""
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("ct20", ParallelBeamCT, {"views": 20, "noise": 0.0}, "ct", 1,
-           "parallel-beam CT, 20 views over [0, pi), 2N detector bins, noiseless"),
-    Preset("ct8", ParallelBeamCT, {"views": 8, "noise": 0.0}, "ct", 1,
-           "parallel-beam CT, 8 views over [0, pi), 2N detector bins, noiseless"),
-    Preset("deblur", BoxBlur, {"kernel_size": 9, "noise": 0.01}, "photo", None,
-           "9x9 uniform blur (circular), Gaussian noise 0.01"),
-    Preset("sr4", NearestSubsampling, {"factor": 4, "noise": 0.01}, "photo", None,
-           "4x nearest-neighbour subsampling, Gaussian noise 0.01"),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "ct20",
+            ParallelBeamCT,
+            {"views": 20, "noise": 0.0},
+            PRESET_DOMAINS["ct20"],
+            1,
+            "parallel-beam CT, 20 views over [0, pi), 2N detector bins, noiseless",
+        ),
+        Preset(
+            "ct8",
+            ParallelBeamCT,
+            {"views": 8, "noise": 0.0},
+            PRESET_DOMAINS["ct8"],
+            1,
+            "parallel-beam CT, 8 views over [0, pi), 2N detector bins, noiseless",
+        ),
+        Preset(
+            "deblur",
+            BoxBlur,
+            {"kernel_size": 9, "noise": 0.01},
+            PRESET_DOMAINS["deblur"],
+            None,
+            "9x9 uniform blur (circular), Gaussian noise 0.01",
+        ),
+        Preset(
+            "sr4",
+            NearestSubsampling,
+            {"factor": 4, "noise": 0.01},
+            PRESET_DOMAINS["sr4"],
+            None,
+            "4x nearest-neighbour subsampling, Gaussian noise 0.01",
+        ),
+    )
+}
 
 
 def register_preset(preset: Preset) -> Preset:
@@ -51,8 +75,39 @@ def get_preset(name: str) -> Preset:
         raise InvsolveError(f"unknown operator {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
-def make_operator(name: str, image_size: int = 128, channels: int | None = None,
-                  device: str | torch.device = "cpu", **overrides):
+def preset_differences(operator) -> dict | None:
+    """How an operator named after a preset differs from that preset at the same image size and
+    channels, as ``describe()`` reports both: ``{}`` for the preset itself, ``{"views": (30, 8)}`` for
+    ``make_operator("ct8", views=30)``. None for an operator named after no preset. Settings tuned for
+    a preset apply only where this is ``{}``."""
+    preset = PRESETS.get(getattr(operator, "name", None))
+    if preset is None:
+        return None
+    if not isinstance(operator, preset.builder):
+        return {"class": (type(operator).__name__, preset.builder.__name__)}
+    channels, size, _ = operator.image_shape
+    reference = _described_preset(preset.name, size, channels)
+    current = operator.describe()
+    return {
+        key: (current.get(key), value)
+        for key, value in reference.items()
+        if key not in _NOT_TASK_SETTINGS and current.get(key) != value
+    }
+
+
+#: What ``describe()`` reports that does not change the task: the CT backend (CPU or GPU ASTRA) and the
+#: measurement shape (it follows from the settings that do).
+_NOT_TASK_SETTINGS = ("backend", "measurement_shape")
+
+
+@functools.lru_cache(maxsize=32)
+def _described_preset(name: str, size: int, channels: int) -> dict:
+    return make_operator(name, size, channels=channels).describe()
+
+
+def make_operator(
+    name: str, image_size: int = 128, channels: int | None = None, device: str | torch.device = "cpu", **overrides
+):
     """Build preset ``name`` for ``image_size`` x ``image_size`` images with ``channels`` channels.
 
     Any keyword of the operator's constructor overrides the preset (``views``, ``detector_bins``,
@@ -62,10 +117,16 @@ def make_operator(name: str, image_size: int = 128, channels: int | None = None,
     if channels is None:
         channels = preset.channels or 1
     if preset.channels is not None and channels != preset.channels:
-        raise InvsolveError(f"{name} takes {preset.channels}-channel images, got {channels} channels; "
-                            "convert the image to grayscale")
-    accepted = set(inspect.signature(preset.builder.__init__).parameters) - {"self", "image_size", "channels",
-                                                                             "name", "device"}
+        raise InvsolveError(
+            f"{name} takes {preset.channels}-channel images, got {channels} channels; convert the image to grayscale"
+        )
+    accepted = set(inspect.signature(preset.builder.__init__).parameters) - {
+        "self",
+        "image_size",
+        "channels",
+        "name",
+        "device",
+    }
     unknown = sorted(set(overrides) - accepted)
     if unknown:
         raise InvsolveError(f"{name} has no setting {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}")

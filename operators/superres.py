@@ -14,19 +14,33 @@ from invsolve.operators.base import OperatorMixin, noise_model_for
 class NearestSubsampling(OperatorMixin, Downsampling):
     """Keep every f-th pixel. Baseline: nearest-neighbour upsampling (each sample fills its f x f block)."""
 
-    def __init__(self, image_size: int, *, channels: int = 1, factor: int = 4, noise: float = 0.01,
-                 name: str | None = None, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        image_size: int,
+        *,
+        channels: int = 1,
+        factor: int = 4,
+        noise: float = 0.01,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+    ):
         if factor < 1:
             raise InvsolveError(f"superresolution factor must be a positive integer, got {factor}")
         if image_size % factor:
-            raise InvsolveError(f"image size {image_size} is not a multiple of the superresolution factor {factor}; "
-                                f"use --image-size {image_size - image_size % factor or factor}")
-        super().__init__(img_size=(channels, image_size, image_size), filter=None, factor=factor,
-                         noise_model=noise_model_for(noise), device=device)
+            raise InvsolveError(
+                f"image size {image_size} is not a multiple of the superresolution factor {factor}; "
+                f"use image_size {image_size - image_size % factor or factor}"
+            )
+        super().__init__(
+            img_size=(channels, image_size, image_size),
+            filter=None,
+            factor=factor,
+            noise_model=noise_model_for(noise),
+            device=device,
+        )
         self.name = name or f"sr{factor}"
         self.baseline_name = "nearest upsampling"
         self.factor = factor
-        self.noise_sigma = float(noise)
         self.image_shape = (channels, image_size, image_size)
         self.measurement_shape = (channels, image_size // factor, image_size // factor)
 

@@ -7,19 +7,29 @@
 - ``DenoiserPrior``: any deepinv denoiser as a prior (give it its sigma range);
 - ``EDMNetwork``: EDM preconditioning around deepinv's DDPM++ U-Net, sizes tiny / small / paper;
 - ``load(path)``: a trained prior from its ``.safetensors`` file; ``train(config)``: training.
+
+Names load on first use (``invsolve.lazy``): ``TrainingConfig`` needs no torch.
 """
 
-from invsolve.priors.base import Prior
-from invsolve.priors.checkpoint import load, read_checkpoint, resolve_prior_path
-from invsolve.priors.denoiser import DenoiserPrior
-from invsolve.priors.gaussian import GaussianPrior
-from invsolve.priors.network import NETWORK_SIZES, EDMNetwork
-from invsolve.priors.patch_prior import PatchPrior
-from invsolve.priors.patches import PatchGrid, default_pad
-from invsolve.priors.positions import position_channels
-from invsolve.priors.training import TrainingConfig, parse_duration, train
-from invsolve.priors.whole_image import WholeImagePrior
+from invsolve.lazy import lazy_exports
 
-__all__ = ["Prior", "PatchPrior", "WholeImagePrior", "GaussianPrior", "DenoiserPrior", "EDMNetwork", "NETWORK_SIZES", "PatchGrid",
-           "default_pad", "position_channels", "load", "read_checkpoint", "resolve_prior_path", "train", "TrainingConfig",
-           "parse_duration"]
+_EXPORTS = {
+    "Prior": "invsolve.priors.base",
+    "PatchPrior": "invsolve.priors.patch_prior",
+    "WholeImagePrior": "invsolve.priors.whole_image",
+    "GaussianPrior": "invsolve.priors.gaussian",
+    "DenoiserPrior": "invsolve.priors.denoiser",
+    "EDMNetwork": "invsolve.priors.network",
+    "NETWORK_SIZES": "invsolve.priors.network",
+    "PatchGrid": "invsolve.priors.patches",
+    "default_pad": "invsolve.priors.patches",
+    "position_channels": "invsolve.priors.positions",
+    "load": "invsolve.priors.checkpoint",
+    "read_checkpoint": "invsolve.priors.checkpoint",
+    "resolve_prior_path": "invsolve.priors.checkpoint",
+    "train": "invsolve.priors.training",
+    "TrainingConfig": "invsolve.priors.training_config",
+    "parse_duration": "invsolve.priors.training_config",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -7,21 +7,24 @@ Its score follows from Tweedie's formula: score(x, sigma) = (D(x, sigma) - x) / 
 import torch
 from deepinv.models import Denoiser
 
+from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 
 
 class Prior(Denoiser):
     """Base class: subclasses implement ``denoise(x, sigma, generator)`` with ``sigma`` of shape (B, 1, 1, 1).
 
-    Attributes every prior knows: ``channels``, ``image_size`` (the size it was trained for; it may
-    still accept other sizes), ``sigma_min`` and ``sigma_max`` (the noise range it is meant for).
+    Attributes every prior knows: ``kind`` (None but for the learned priors), ``channels``,
+    ``image_size`` (the size it was trained for; it may still accept other sizes), ``sigma_min`` and
+    ``sigma_max`` (the noise range it is meant for).
     Randomness inside the denoiser (PaDIS's patch shift) comes from the optional ``generator``.
     """
 
+    kind: str | None = None  # "padis" or "whole" for the learned priors (catalog.PRIOR_KINDS); tuned defaults key on it
     channels: int
     image_size: int
-    sigma_min: float = 0.002
-    sigma_max: float = 10.0
+    sigma_min: float = SIGMA_MIN
+    sigma_max: float = SIGMA_MAX
 
     def forward(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
         return self.denoise(x, self.sigma_per_image(sigma, x), generator)
@@ -36,8 +39,9 @@ class Prior(Denoiser):
 
     def check_image(self, x: torch.Tensor) -> None:
         if x.ndim != 4 or x.shape[1] != self.channels:
-            raise InvsolveError(f"{type(self).__name__} expects images of shape (B, {self.channels}, H, W), "
-                                f"got {tuple(x.shape)}")
+            raise InvsolveError(
+                f"{type(self).__name__} expects images of shape (B, {self.channels}, H, W), got {tuple(x.shape)}"
+            )
 
     @staticmethod
     def sigma_per_image(sigma, x: torch.Tensor) -> torch.Tensor:
@@ -46,8 +50,9 @@ class Prior(Denoiser):
         if sigma.numel() == 1:
             sigma = sigma.reshape(1).expand(x.shape[0])
         if sigma.shape != (x.shape[0],) and sigma.shape != (x.shape[0], 1, 1, 1):
-            raise InvsolveError(f"sigma must be a number or one value per image ({x.shape[0]}), "
-                                f"got shape {tuple(sigma.shape)}")
+            raise InvsolveError(
+                f"sigma must be a number or one value per image ({x.shape[0]}), got shape {tuple(sigma.shape)}"
+            )
         if not (sigma > 0).all():
             raise InvsolveError("sigma must be positive")
         return sigma.reshape(-1, 1, 1, 1)

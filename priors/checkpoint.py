@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from invsolve.catalog import BUNDLED_PRIORS, PRIOR_KINDS
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.network import EDMNetwork
@@ -23,15 +24,13 @@ from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
 
 FORMAT_VERSION = 1
-PRIOR_KINDS = ("padis", "whole")
 
 
 def write_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
     """Write ``tensors`` and ``config`` atomically (a crash leaves the old file, never half a file)."""
     tensors = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
     digest = hashlib.sha256(_data_section(save_tensors(tensors))).hexdigest()
-    metadata = {"invsolve": json.dumps(config, sort_keys=True), "format_version": str(FORMAT_VERSION),
-                "sha256": digest}
+    metadata = {"invsolve": json.dumps(config, sort_keys=True), "format_version": str(FORMAT_VERSION), "sha256": digest}
     blob = save_tensors(tensors, metadata=metadata)
     return atomic_write(path, lambda f: f.write(blob))
 
@@ -44,7 +43,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
     blob = path.read_bytes()
     try:
         header_size = struct.unpack("<Q", blob[:8])[0]
-        metadata = json.loads(blob[8:8 + header_size]).get("__metadata__") or {}
+        metadata = json.loads(blob[8 : 8 + header_size]).get("__metadata__") or {}
     except (struct.error, ValueError, AttributeError):
         raise InvsolveError(f"{path} is not a safetensors checkpoint (truncated or a different kind of file)") from None
     if "invsolve" not in metadata:
@@ -52,8 +51,10 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
     if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
         raise InvsolveError(f"{path} was written by a newer invsolve (format {metadata['format_version']}); upgrade")
     if hashlib.sha256(_data_section(blob)).hexdigest() != metadata.get("sha256"):
-        raise InvsolveError(f"{path} is corrupted or truncated: its tensor bytes do not match the checksum "
-                            "in its header; copy or train it again")
+        raise InvsolveError(
+            f"{path} is corrupted or truncated: its tensor bytes do not match the checksum "
+            "in its header; copy or train it again"
+        )
     try:
         tensors = load_tensors(blob)
         config = json.loads(metadata["invsolve"])
@@ -64,7 +65,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
 
 def _data_section(blob: bytes) -> bytes:
     header_size = struct.unpack("<Q", blob[:8])[0]
-    return blob[8 + header_size:]
+    return blob[8 + header_size :]
 
 
 def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options):
@@ -84,13 +85,13 @@ def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options)
         if unknown:
             raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(unknown))}")
         return WholeImagePrior(network, config["image_size"], **sigma_range)
-    settings = dict(patch_size=config["patch_size"], pad=config.get("pad"),
-                    positional_encoding=network.positional) | {k: v for k, v in options.items() if v is not None}
+    settings = dict(patch_size=config["patch_size"], pad=config.get("pad"), positional_encoding=network.positional) | {
+        k: v for k, v in options.items() if v is not None
+    }
     return PatchPrior(network, config["image_size"], **settings, **sigma_range)
 
 
-#: Priors shipped inside the package (``priors/bundled/NAME.safetensors``), loadable by name.
-BUNDLED_PRIORS = ("padis-ct", "whole-ct", "padis-photo", "whole-photo")
+#: Where the bundled priors (``invsolve.catalog.BUNDLED_PRIORS``) are installed: ``bundled/NAME.safetensors``.
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 
 
@@ -103,10 +104,14 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
         bundled = BUNDLED_DIR / f"{spec}.safetensors"
         if bundled.is_file():
             return bundled
-        raise InvsolveError(f"the bundled prior {spec} is missing from this installation ({bundled}); reinstall "
-                            "invsolve, or give a prior file")
-    raise InvsolveError(f"prior file {path} does not exist; give a .safetensors file written by invsolve train or "
-                        f"a bundled prior ({', '.join(BUNDLED_PRIORS)})")
+        raise InvsolveError(
+            f"the bundled prior {spec} is missing from this installation ({bundled}); reinstall "
+            "invsolve, or give a prior file"
+        )
+    raise InvsolveError(
+        f"prior file {path} does not exist; give a .safetensors file written by invsolve train or "
+        f"a bundled prior ({', '.join(BUNDLED_PRIORS)})"
+    )
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):
@@ -118,8 +123,9 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options)
     path = resolve_prior_path(path)
     config, tensors = read_checkpoint(path)
     if "kind" not in config:
-        raise InvsolveError(f"{path} is an invsolve training-state file, not a prior; "
-                            "load the prior file written beside it")
+        raise InvsolveError(
+            f"{path} is an invsolve training-state file, not a prior; load the prior file written beside it"
+        )
     prior = prior_from_config(config, tensors, **options)
     prior.config = config
     return prior.to(device).eval()

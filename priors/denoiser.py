@@ -2,6 +2,7 @@
 
 import torch
 
+from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 
@@ -16,8 +17,15 @@ class DenoiserPrior(Prior):
     against the operator by the solvers.
     """
 
-    def __init__(self, denoiser, *, sigma_min: float = 0.002, sigma_max: float = 10.0, channels: int | None = None,
-                 image_size: int | None = None):
+    def __init__(
+        self,
+        denoiser,
+        *,
+        sigma_min: float = SIGMA_MIN,
+        sigma_max: float = SIGMA_MAX,
+        channels: int | None = None,
+        image_size: int | None = None,
+    ):
         super().__init__()
         if not callable(denoiser):
             raise InvsolveError(f"DenoiserPrior needs a callable denoiser(x, sigma), got {type(denoiser).__name__}")

@@ -9,6 +9,7 @@ import math
 
 import torch
 
+from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 
@@ -17,9 +18,17 @@ class GaussianPrior(Prior):
     """Mean ``mean`` per pixel, pixel standard deviation ``std``, Gaussian-shaped correlation of
     ``correlation_length`` pixels (plus a small white part so every frequency has variance)."""
 
-    def __init__(self, image_size: int, channels: int = 1, mean: float = 0.5, std: float = 0.2,
-                 correlation_length: float = 2.0, white_fraction: float = 0.05,
-                 sigma_min: float = 0.002, sigma_max: float = 10.0):
+    def __init__(
+        self,
+        image_size: int,
+        channels: int = 1,
+        mean: float = 0.5,
+        std: float = 0.2,
+        correlation_length: float = 2.0,
+        white_fraction: float = 0.05,
+        sigma_min: float = SIGMA_MIN,
+        sigma_max: float = SIGMA_MAX,
+    ):
         super().__init__()
         if std <= 0 or correlation_length < 0 or not 0 < white_fraction <= 1:
             raise InvsolveError("GaussianPrior needs std > 0, correlation_length >= 0 and 0 < white_fraction <= 1")
@@ -35,8 +44,9 @@ class GaussianPrior(Prior):
     def denoise(self, x, sigma, generator=None):
         self.check_image(x)
         if x.shape[-2:] != self.spectrum.shape:
-            raise InvsolveError(f"this GaussianPrior is for {self.image_size}x{self.image_size} images, "
-                                f"got {tuple(x.shape[-2:])}")
+            raise InvsolveError(
+                f"this GaussianPrior is for {self.image_size}x{self.image_size} images, got {tuple(x.shape[-2:])}"
+            )
         gain = self.spectrum / (self.spectrum + sigma**2)
         return self.mean + torch.fft.ifft2(gain * torch.fft.fft2(x - self.mean)).real
 
@@ -54,5 +64,7 @@ class GaussianPrior(Prior):
         return columns.reshape(n * n, n * n)
 
     def describe(self) -> str:
-        return (f"GaussianPrior: {self.channels} channel(s), {self.image_size}px, mean {self.mean}, "
-                f"pixel std {self.spectrum.mean().sqrt().item():.3g}")
+        return (
+            f"GaussianPrior: {self.channels} channel(s), {self.image_size}px, mean {self.mean}, "
+            f"pixel std {self.spectrum.mean().sqrt().item():.3g}"
+        )

@@ -38,9 +38,16 @@ class EDMNetwork(torch.nn.Module):
         super().__init__()
         self.size_multiple_of(size)
         self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
-        self.unet = NCSNpp(model_type="ddpm", pretrained=None, img_resolution=resolution,
-                           in_channels=channels + (2 if positional else 0), out_channels=channels,
-                           label_dim=0, augment_dim=0, **NETWORK_SIZES[size])
+        self.unet = NCSNpp(
+            model_type="ddpm",
+            pretrained=None,
+            img_resolution=resolution,
+            in_channels=channels + (2 if positional else 0),
+            out_channels=channels,
+            label_dim=0,
+            augment_dim=0,
+            **NETWORK_SIZES[size],
+        )
         self.train(False)
 
     @property
@@ -55,8 +62,12 @@ class EDMNetwork(torch.nn.Module):
         return 2 ** (len(NETWORK_SIZES[size]["channel_mult"]) - 1)
 
     def config(self) -> dict:
-        return {"size": self.size, "channels": self.channels, "positional": self.positional,
-                "resolution": self.resolution}
+        return {
+            "size": self.size,
+            "channels": self.channels,
+            "positional": self.positional,
+            "resolution": self.resolution,
+        }
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """x: (K, C, P, P) noisy; sigma: (K, 1, 1, 1); positions: (K, 2, P, P) when ``positional``."""

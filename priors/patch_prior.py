@@ -3,6 +3,7 @@
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
@@ -26,16 +27,28 @@ class PatchPrior(Prior):
     ``positional_encoding=False`` feeds zeros in the position channels of a network trained with them.
     """
 
-    def __init__(self, network: EDMNetwork, image_size: int, patch_size: int, pad: int | None = None, *,
-                 random_shift: bool = True, positional_encoding: bool = True, max_batch: int | None = None,
-                 sigma_min: float = 0.002, sigma_max: float = 10.0):
+    kind = "padis"
+
+    def __init__(
+        self,
+        network: EDMNetwork,
+        image_size: int,
+        patch_size: int,
+        pad: int | None = None,
+        *,
+        random_shift: bool = True,
+        positional_encoding: bool = True,
+        max_batch: int | None = None,
+        sigma_min: float = SIGMA_MIN,
+        sigma_max: float = SIGMA_MAX,
+    ):
         super().__init__()
         if patch_size % network.size_multiple:
-            raise InvsolveError(f"patch size {patch_size} must be a multiple of {network.size_multiple} "
-                                f"for the {network.size} network")
+            raise InvsolveError(
+                f"patch size {patch_size} must be a multiple of {network.size_multiple} for the {network.size} network"
+            )
         if positional_encoding and not network.positional:
-            raise InvsolveError("this network was trained without position channels; "
-                                "positional_encoding must be False")
+            raise InvsolveError("this network was trained without position channels; positional_encoding must be False")
         if max_batch is not None and max_batch < 1:
             raise InvsolveError(f"max_batch must be at least 1, got {max_batch}")
         self.network, self.patch_size, self.pad = network, patch_size, pad
@@ -82,8 +95,9 @@ class PatchPrior(Prior):
 
     def describe(self) -> str:
         grid = self.grid(self.image_size)
-        return (f"PatchPrior (PaDIS): {self.channels} channel(s), {self.patch_size}px patches, pad {grid.pad}, "
-                f"{grid.count} patches per {self.image_size}px image, "
-                f"{'random' if self.random_shift else 'fixed'} grid, "
-                f"position channels {'on' if self.positional_encoding else 'off'}")
-
+        return (
+            f"PatchPrior (PaDIS): {self.channels} channel(s), {self.patch_size}px patches, pad {grid.pad}, "
+            f"{grid.count} patches per {self.image_size}px image, "
+            f"{'random' if self.random_shift else 'fixed'} grid, "
+            f"position channels {'on' if self.positional_encoding else 'off'}"
+        )

@@ -38,8 +38,10 @@ class PatchGrid:
         if not 0 <= pad < p:
             raise InvsolveError(f"pad must be in 0..{p - 1} (below the patch size {p}), got {pad}")
         if self.per_side * p < n + pad:
-            raise InvsolveError(f"a {self.per_side}x{self.per_side} grid of {p}px patches cannot cover a {n}px image "
-                                f"padded by {pad}; use pad <= {self.per_side * p - n}")
+            raise InvsolveError(
+                f"a {self.per_side}x{self.per_side} grid of {p}px patches cannot cover a {n}px image "
+                f"padded by {pad}; use pad <= {self.per_side * p - n}"
+            )
 
     @property
     def per_side(self) -> int:
@@ -71,7 +73,7 @@ class PatchGrid:
     def window(self, canvas: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
         """The part of the canvas the grid covers at ``shift``: (B, C, span, span), a view."""
         a, b = shift
-        return canvas[..., a:a + self.span, b:b + self.span]
+        return canvas[..., a : a + self.span, b : b + self.span]
 
     def tiles(self, window: torch.Tensor) -> torch.Tensor:
         """A window as its patches, (B, rows, cols, C, P, P): a view, so reading or writing
@@ -82,7 +84,7 @@ class PatchGrid:
     def crop(self, window: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
         """The image inside a window: (B, C, N, N)."""
         top, left = self.pad - shift[0], self.pad - shift[1]
-        return window[..., top:top + self.image_size, left:left + self.image_size]
+        return window[..., top : top + self.image_size, left : left + self.image_size]
 
     def split(self, images: torch.Tensor, shift: tuple[int, int], border: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C, N, N) -> (B * count, C, P, P), image by image, row-major. ``border``: see ``pad_image``."""
@@ -114,5 +116,7 @@ class PatchGrid:
 
     def check(self, images: torch.Tensor) -> None:
         if images.ndim != 4 or images.shape[-2:] != (self.image_size, self.image_size):
-            raise InvsolveError(f"the patch grid was built for {self.image_size}x{self.image_size} images, "
-                                f"got shape {tuple(images.shape)}")
+            raise InvsolveError(
+                f"the patch grid was built for {self.image_size}x{self.image_size} images, "
+                f"got shape {tuple(images.shape)}"
+            )

@@ -21,5 +21,6 @@ def position_channels(image_size: int, tops: torch.Tensor, lefts: torch.Tensor, 
     rows = pixel_coordinate(tops[:, None] + offsets, image_size)  # (K, P)
     cols = pixel_coordinate(lefts[:, None] + offsets, image_size)
     k = tops.shape[0]
-    return torch.stack([rows[:, :, None].expand(k, patch_size, patch_size),
-                        cols[:, None, :].expand(k, patch_size, patch_size)], dim=1).float()
+    return torch.stack(
+        [rows[:, :, None].expand(k, patch_size, patch_size), cols[:, None, :].expand(k, patch_size, patch_size)], dim=1
+    ).float()

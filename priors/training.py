@@ -14,11 +14,8 @@ comes from seeded generators whose states are saved, so ``resume`` continues exa
 import copy
 import csv
 import os
-import re
-import shlex
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -26,6 +23,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 import invsolve
+from invsolve.catalog import PRIOR_KINDS, SIGMA_MAX, SIGMA_MIN
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
@@ -33,88 +31,68 @@ from invsolve.priors.checkpoint import read_checkpoint, write_checkpoint
 from invsolve.priors.network import SIGMA_DATA, EDMNetwork
 from invsolve.priors.patches import default_pad
 from invsolve.priors.positions import position_channels
+from invsolve.priors.training_config import TrainingConfig, parse_duration
 
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training noise distribution
 EMA_RAMPUP = 0.05  # EDM: the EMA half-life is at most 5 % of the images seen so far
 DEFAULT_PHANTOM_COUNT = 1000
 #: Settings a resumed run must share with the run it continues.
-RESUME_MUST_MATCH = ("prior", "data", "image_size", "channels", "patch_sizes", "patch_probs", "pad", "positional",
-                     "net", "batch", "max_images", "seed")
-
-
-@dataclass
-class TrainingConfig:
-    out: str
-    prior: str = "padis"
-    data: str = "phantoms"
-    image_size: int = 64
-    channels: int | None = None
-    patch_sizes: tuple[int, ...] = (32, 16, 8)
-    patch_probs: tuple[float, ...] = (0.5, 0.3, 0.2)
-    pad: int | None = None
-    positional: bool = True
-    net: str = "small"
-    batch: int = 16
-    lr: float = 2e-4
-    ema_halflife: float = 500_000
-    max_images: int | None = None
-    duration: str = "30m"
-    checkpoint_every: str = "10m"
-    seed: int = 0
-    resume: bool = False
-    device: str = "auto"
-    command: str = field(default_factory=lambda: shlex.join(["invsolve", *sys.argv[1:]]))
-
-
-def parse_duration(text: str) -> tuple[str, float]:
-    """'30m', '2h', '90s' -> ('seconds', n); '200k', '1.5M', '5000' -> ('images', n)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhkM]?)\s*", str(text))
-    if not match or float(match[1]) <= 0:
-        raise InvsolveError(f"duration must be a time (30m, 2h, 90s) or an image count (200k, 1.5M, 5000), got {text!r}")
-    value, unit = float(match[1]), match[2]
-    if unit in ("s", "m", "h"):
-        return "seconds", value * {"s": 1, "m": 60, "h": 3600}[unit]
-    return "images", value * {"": 1, "k": 1e3, "M": 1e6}[unit]
+RESUME_MUST_MATCH = (
+    "prior",
+    "data",
+    "image_size",
+    "channels",
+    "patch_sizes",
+    "patch_probs",
+    "pad",
+    "positional",
+    "net",
+    "batch",
+    "max_images",
+    "seed",
+)
 
 
 def companion_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
     """(prior file, training-state file, loss log) for ``--out``."""
     out = Path(out)
     if out.suffix != ".safetensors":
-        raise InvsolveError(f"--out must end in .safetensors, got {out.name}")
+        raise InvsolveError(f"out must end in .safetensors, got {out.name}")
     if not out.parent.is_dir():
-        raise InvsolveError(f"--out {out}: folder {out.parent} does not exist")
+        raise InvsolveError(f"out {out}: folder {out.parent} does not exist")
     return out, out.with_name(out.stem + ".state.safetensors"), out.with_name(out.stem + ".log.csv")
 
 
 def check_config(config: TrainingConfig) -> TrainingConfig:
     """Validate and fill in the defaults that depend on other settings (whole-image, pad)."""
-    if config.prior not in ("padis", "whole"):
-        raise InvsolveError(f"--prior must be padis or whole, got {config.prior!r}")
+    if config.prior not in PRIOR_KINDS:
+        raise InvsolveError(f"prior must be one of {', '.join(PRIOR_KINDS)}, got {config.prior!r}")
     if config.prior == "whole":
         config.patch_sizes, config.patch_probs, config.pad, config.positional = (config.image_size,), (1.0,), 0, False
     sizes, probs = tuple(config.patch_sizes), tuple(float(p) for p in config.patch_probs)
     if len(sizes) != len(probs) or not sizes:
-        raise InvsolveError(f"--patch-sizes ({len(sizes)}) and --patch-probs ({len(probs)}) need one entry each")
+        raise InvsolveError(f"patch_sizes ({len(sizes)}) and patch_probs ({len(probs)}) need one entry each")
     if min(probs) < 0 or abs(sum(probs) - 1) > 1e-6:
-        raise InvsolveError(f"--patch-probs must be non-negative and sum to 1, got {','.join(map(str, probs))}")
+        raise InvsolveError(f"patch_probs must be non-negative and sum to 1, got {','.join(map(str, probs))}")
     multiple = EDMNetwork.size_multiple_of(config.net)
     for size in sizes:
         if not 0 < size <= config.image_size or size % multiple:
-            raise InvsolveError(f"patch size {size} must be at most the image size {config.image_size} and a "
-                                f"multiple of {multiple} for the {config.net} network")
+            raise InvsolveError(
+                f"patch size {size} must be at most the image size {config.image_size} and a "
+                f"multiple of {multiple} for the {config.net} network"
+            )
     config.patch_sizes, config.patch_probs = sizes, probs
     if config.pad is None:
         config.pad = default_pad(config.image_size, max(sizes)) if config.prior == "padis" else 0
     if not 0 <= config.pad < config.image_size:
-        raise InvsolveError(f"--pad must be in 0..{config.image_size - 1}, got {config.pad}")
+        raise InvsolveError(f"pad must be in 0..{config.image_size - 1}, got {config.pad}")
     if config.batch < 1 or config.lr <= 0 or config.ema_halflife < 0:
-        raise InvsolveError("--batch must be >= 1, --lr > 0 and --ema-halflife >= 0")
+        raise InvsolveError("batch must be >= 1, lr > 0 and ema_halflife >= 0")
     if config.max_images is not None and config.max_images < 1:
-        raise InvsolveError(f"--max-images must be at least 1, got {config.max_images}")
+        raise InvsolveError(f"max_images must be at least 1, got {config.max_images}")
     parse_duration(config.duration)
     if parse_duration(config.checkpoint_every)[0] != "seconds":
-        raise InvsolveError(f"--checkpoint-every must be a time such as 10m, got {config.checkpoint_every!r}")
+        raise InvsolveError(f"checkpoint_every must be a time such as 10m, got {config.checkpoint_every!r}")
     companion_paths(config.out)
     return config
 
@@ -122,8 +100,9 @@ def check_config(config: TrainingConfig) -> TrainingConfig:
 class PatchSampler:
     """Random training patches of the (rank's shard of the) images, zero-padded by ``pad``."""
 
-    def __init__(self, images: torch.Tensor, config: TrainingConfig, generator: torch.Generator,
-                 step_generator: torch.Generator):
+    def __init__(
+        self, images: torch.Tensor, config: TrainingConfig, generator: torch.Generator, step_generator: torch.Generator
+    ):
         self.image_size, self.pad = images.shape[-1], config.pad
         self.padded = torch.nn.functional.pad(images, (config.pad,) * 4)
         self.sizes, self.probs = config.patch_sizes, torch.tensor(config.patch_probs)
@@ -143,8 +122,9 @@ class PatchSampler:
         return patches.contiguous(), positions, size
 
 
-def edm_loss(network, clean: torch.Tensor, positions: torch.Tensor | None, generator: torch.Generator,
-             autocast: bool) -> torch.Tensor:
+def edm_loss(
+    network, clean: torch.Tensor, positions: torch.Tensor | None, generator: torch.Generator, autocast: bool
+) -> torch.Tensor:
     """EDM's weighted denoising loss at sigma ~ exp(N(P_MEAN, P_STD^2)), per sample then averaged."""
     count = clean.shape[0]
     sigma = (torch.randn(count, generator=generator) * P_STD + P_MEAN).exp().reshape(-1, 1, 1, 1).to(clean.device)
@@ -218,22 +198,34 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
     source = get_source(config.data, "train", config.image_size, config.channels)
     count = config.max_images or (DEFAULT_PHANTOM_COUNT if config.data == "phantoms" else len(source))
     if count > len(source):
-        raise InvsolveError(f"--max-images {count} asks for more than the {len(source)} training images of {config.data}")
+        raise InvsolveError(f"max_images {count} asks for more than the {len(source)} training images of {config.data}")
     if count < world:
         raise InvsolveError(f"{count} training images cannot be shared by {world} processes")
     indices = range(rank, count, world)
-    images = torch.stack([source[i] for i in tqdm(indices, desc=f"loading {config.data}", disable=not progress,
-                                                   leave=False)])
-    return images, {"source": config.data, "split": "train", "count": count, "image_size": config.image_size,
-                    "channels": source.channels}
+    images = torch.stack(
+        [source[i] for i in tqdm(indices, desc=f"loading {config.data}", disable=not progress, leave=False)]
+    )
+    return images, {
+        "source": config.data,
+        "split": "train",
+        "count": count,
+        "image_size": config.image_size,
+        "channels": source.channels,
+    }
 
 
-def training_step(model, network: EDMNetwork, optimizer, sampler: PatchSampler, generator: torch.Generator,
-                  device: torch.device) -> tuple[float, int]:
+def training_step(
+    model, network: EDMNetwork, optimizer, sampler: PatchSampler, generator: torch.Generator, device: torch.device
+) -> tuple[float, int]:
     """One Adam step of the EDM loss on one batch of random patches; returns (loss, patch size)."""
     patches, positions, size = sampler.draw()
-    loss = edm_loss(model, patches.to(device), positions.to(device) if network.positional else None, generator,
-                    autocast=device.type == "cuda")
+    loss = edm_loss(
+        model,
+        patches.to(device),
+        positions.to(device) if network.positional else None,
+        generator,
+        autocast=device.type == "cuda",
+    )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     for p in network.parameters():  # EDM: a rare non-finite gradient must not poison the weights
@@ -248,8 +240,10 @@ def train(config: TrainingConfig, progress: bool = True) -> Path:
     config = check_config(config)
     out, state_path, log_path = companion_paths(config.out)
     if not config.resume and state_path.exists():
-        raise InvsolveError(f"{state_path} holds an earlier run's training state; pass --resume to continue it, "
-                            "or delete it (and the prior file) to start over")
+        raise InvsolveError(
+            f"{state_path} holds an earlier run's training state; pass resume=True to continue it, "
+            "or delete it (and the prior file) to start over"
+        )
     ranks = Distributed(config.device)
     try:
         return _train(config, ranks, out, state_path, log_path, progress and ranks.main)
@@ -273,7 +267,8 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
     model = network
     if ranks.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
-            network, device_ids=[ranks.device.index] if ranks.device.type == "cuda" else None)
+            network, device_ids=[ranks.device.index] if ranks.device.type == "cuda" else None
+        )
     network.train()
     sampler = PatchSampler(images, config, generator, step_generator)
     unit, target = parse_duration(config.duration)
@@ -285,8 +280,14 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
         if ranks.main:
             _save(out, state_path, config, data, network, ema, optimizer, step_generator, rng, done, spread, commands)
 
-    bar = tqdm(total=round(target), initial=round(getattr(done, unit)), unit="img" if unit == "images" else "s",
-               desc="training", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=round(target),
+        initial=round(getattr(done, unit)),
+        unit="img" if unit == "images" else "s",
+        desc="training",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     last_save, smoothed = time.perf_counter(), None
     finished = getattr(done, unit) >= target
     while not finished:
@@ -330,21 +331,47 @@ def _rng_state(generator: torch.Generator, device: torch.device) -> dict[str, to
     return state
 
 
-def prior_config(config: TrainingConfig, data: dict, network: EDMNetwork, done: Progress, world: int,
-                 commands: list[str], spread: float | None) -> dict:
+def prior_config(
+    config: TrainingConfig,
+    data: dict,
+    network: EDMNetwork,
+    done: Progress,
+    world: int,
+    commands: list[str],
+    spread: float | None,
+) -> dict:
     """The JSON config a prior file carries: enough to rebuild it, and to know how it was made."""
     return {
-        "kind": config.prior, "network": network.config(), "channels": config.channels,
+        "kind": config.prior,
+        "network": network.config(),
+        "channels": config.channels,
         "image_size": config.image_size,
-        "patch_size": max(config.patch_sizes), "pad": None,  # inference pad: the tightest for the grid
-        "training_pad": config.pad, "patch_sizes": list(config.patch_sizes), "patch_probs": list(config.patch_probs),
-        "positional_encoding": config.positional, "sigma_min": 0.002, "sigma_max": 10.0, "sigma_data": SIGMA_DATA,
-        "data": data, "command": commands[0], "resumed_with": commands[1:],
-        "training": {"steps": done.step, "images": done.images, "seconds": round(done.seconds, 1),
-                     "batch": config.batch, "lr": config.lr, "ema_halflife": config.ema_halflife,
-                     "duration": config.duration, "seed": config.seed, "processes": world,
-                     "threads_per_process": torch.get_num_threads(),
-                     "device": str(next(network.parameters()).device), "replica_spread": spread},
+        "patch_size": max(config.patch_sizes),
+        "pad": None,  # inference pad: the tightest for the grid
+        "training_pad": config.pad,
+        "patch_sizes": list(config.patch_sizes),
+        "patch_probs": list(config.patch_probs),
+        "positional_encoding": config.positional,
+        "sigma_min": SIGMA_MIN,
+        "sigma_max": SIGMA_MAX,
+        "sigma_data": SIGMA_DATA,
+        "data": data,
+        "command": commands[0],
+        "resumed_with": commands[1:],
+        "training": {
+            "steps": done.step,
+            "images": done.images,
+            "seconds": round(done.seconds, 1),
+            "batch": config.batch,
+            "lr": config.lr,
+            "ema_halflife": config.ema_halflife,
+            "duration": config.duration,
+            "seed": config.seed,
+            "processes": world,
+            "threads_per_process": torch.get_num_threads(),
+            "device": str(next(network.parameters()).device),
+            "replica_spread": spread,
+        },
         "versions": {"invsolve": invsolve.__version__, "torch": torch.__version__},
     }
 
@@ -358,24 +385,36 @@ def _save(out, state_path, config, data, network, ema, optimizer, step_generator
     for rank, states in enumerate(rng):
         tensors |= {f"rng.{rank}.{k}": v for k, v in states.items()}
     tensors["rng.step"] = step_generator.get_state()
-    write_checkpoint(state_path, tensors, {"training_state_of": out.name, "config": asdict(config),
-                                           "progress": asdict(done), "processes": len(rng), "commands": commands})
+    write_checkpoint(
+        state_path,
+        tensors,
+        {
+            "training_state_of": out.name,
+            "config": asdict(config),
+            "progress": asdict(done),
+            "processes": len(rng),
+            "commands": commands,
+        },
+    )
 
 
 def _restore(state_path, config, ranks, network, ema, optimizer, generator, step_generator) -> tuple[Progress, list]:
     if not state_path.exists():
-        raise InvsolveError(f"--resume: no training state at {state_path}; start without --resume")
+        raise InvsolveError(f"resume: no training state at {state_path}; start without resuming")
     saved, tensors = read_checkpoint(state_path)
     if "training_state_of" not in saved:
         raise InvsolveError(f"{state_path} is not a training-state file")
     different = [k for k in RESUME_MUST_MATCH if _jsonable(getattr(config, k)) != saved["config"][k]]
     if different:
-        raise InvsolveError("--resume: these settings differ from the run being continued: " + ", ".join(
-            f"--{k.replace('_', '-')} (was {saved['config'][k]}, now {_jsonable(getattr(config, k))})"
-            for k in different))
+        raise InvsolveError(
+            "resume: these settings differ from the run being continued: "
+            + ", ".join(f"{k} (was {saved['config'][k]}, now {_jsonable(getattr(config, k))})" for k in different)
+        )
     if saved["processes"] != ranks.world:
-        raise InvsolveError(f"--resume: the run used {saved['processes']} processes; resume it with the same number "
-                            f"(now {ranks.world}) so every random stream continues exactly")
+        raise InvsolveError(
+            f"resume: the run used {saved['processes']} processes; resume it with the same number "
+            f"(now {ranks.world}) so every random stream continues exactly"
+        )
     network.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("network.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     optimizer_state = {}
@@ -416,8 +455,16 @@ class _LossLog:
 
     def add(self, done: Progress, patch_size: int, loss: float, lr: float):
         if self.file:
-            self.writer.writerow({"step": done.step, "images": int(done.images), "seconds": f"{done.seconds:.2f}",
-                                  "patch_size": patch_size, "loss": f"{loss:.6f}", "lr": lr})
+            self.writer.writerow(
+                {
+                    "step": done.step,
+                    "images": int(done.images),
+                    "seconds": f"{done.seconds:.2f}",
+                    "patch_size": patch_size,
+                    "loss": f"{loss:.6f}",
+                    "lr": lr,
+                }
+            )
             if time.monotonic() - self.flushed > 10:  # let `tail -f` follow a long run
                 self.file.flush()
                 self.flushed = time.monotonic()

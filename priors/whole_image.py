@@ -2,6 +2,7 @@
 
 import torch
 
+from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 from invsolve.priors.network import EDMNetwork
@@ -9,7 +10,11 @@ from invsolve.priors.positions import position_channels
 
 
 class WholeImagePrior(Prior):
-    def __init__(self, network: EDMNetwork, image_size: int, *, sigma_min: float = 0.002, sigma_max: float = 10.0):
+    kind = "whole"
+
+    def __init__(
+        self, network: EDMNetwork, image_size: int, *, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX
+    ):
         super().__init__()
         self.network, self.channels, self.image_size = network, network.channels, image_size
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
@@ -18,8 +23,10 @@ class WholeImagePrior(Prior):
         self.check_image(x)
         size = x.shape[-1]
         if x.shape[-2] != size or size % self.network.size_multiple:
-            raise InvsolveError(f"WholeImagePrior needs square images with a side divisible by "
-                                f"{self.network.size_multiple}, got {x.shape[-2]}x{size}")
+            raise InvsolveError(
+                f"WholeImagePrior needs square images with a side divisible by "
+                f"{self.network.size_multiple}, got {x.shape[-2]}x{size}"
+            )
         positions = None
         if self.network.positional:
             origin = torch.zeros(1, dtype=torch.long, device=x.device)

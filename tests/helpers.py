@@ -3,8 +3,15 @@
 import numpy as np
 
 
-def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0, *, series: str | None = None,
-                     patient: str = "", z: float | None = None):
+def write_test_dicom(
+    path,
+    pixels: np.ndarray,
+    intercept: float = -1024.0,
+    *,
+    series: str | None = None,
+    patient: str = "",
+    z: float | None = None,
+):
     """A minimal CT DICOM file (used by the tests of readers, folder sources and data preparation);
     ``series``/``patient``/``z`` set the volume and slice position."""
     from pydicom.dataset import FileDataset, FileMetaDataset
@@ -29,14 +36,15 @@ def write_test_dicom(path, pixels: np.ndarray, intercept: float = -1024.0, *, se
     return path
 
 
-TINY_RUN = dict(net="tiny", image_size=64, patch_sizes=(16, 8), patch_probs=(0.6, 0.4), max_images=8, batch=8,
-                lr=1e-3, seed=3)
+TINY_RUN = dict(
+    net="tiny", image_size=64, patch_sizes=(16, 8), patch_probs=(0.6, 0.4), max_images=8, batch=8, lr=1e-3, seed=3
+)
 
 
 def train_tiny(out, duration="320", **changes):
     """Train a tiny prior (``duration`` in images) on 8 phantoms; returns the file."""
     from invsolve.priors import TrainingConfig, train
 
-    return train(TrainingConfig(out=str(out), duration=duration, command="test", **(TINY_RUN | changes)),
-                 progress=False)
-
+    return train(
+        TrainingConfig(out=str(out), duration=duration, command="test", **(TINY_RUN | changes)), progress=False
+    )

@@ -64,8 +64,9 @@ def test_measured_data_without_ground_truth(tmp_path, capsys):
     x = get_source("phantoms", "test", 64)[0][None]
     op = make_operator("ct20", 64)
     np.save(tmp_path / "sino.npy", op.A(x)[0, 0].numpy())
-    report = run_json(capsys, "--op", "ct20", "--measurement", str(tmp_path / "sino.npy"), *FAST,
-                      "--out", str(tmp_path / "r.png"))
+    report = run_json(
+        capsys, "--op", "ct20", "--measurement", str(tmp_path / "sino.npy"), *FAST, "--out", str(tmp_path / "r.png")
+    )
     assert report["psnr"] is None and report["baseline_psnr"] is None
     assert read_image(tmp_path / "r.png").shape == (1, 64, 64)
 
@@ -76,10 +77,16 @@ def test_measurement_of_the_wrong_shape_is_refused(tmp_path, capsys):
     assert "shape (B, 1, 8, 128)" in capsys.readouterr().err
 
 
-BAD_INPUTS = [["--op", "nope"], ["--op", "ct8", "--input", "missing.png"], ["--op", "ct8", "--input", "notes.txt"],
-              ["--op", "ct8", "--input", "nan.npy"], ["--op", "sr4", "--image-size", "66"],
-              ["--op", "ct8", "--out", "rec.jpg"], ["--op", "ct8", "--device", "tpu"],
-              ["--op", "ct8", "--window", "5"]]
+BAD_INPUTS = [
+    ["--op", "nope"],
+    ["--op", "ct8", "--input", "missing.png"],
+    ["--op", "ct8", "--input", "notes.txt"],
+    ["--op", "ct8", "--input", "nan.npy"],
+    ["--op", "sr4", "--image-size", "66"],
+    ["--op", "ct8", "--out", "rec.jpg"],
+    ["--op", "ct8", "--device", "tpu"],
+    ["--op", "ct8", "--window", "5"],
+]
 
 
 @pytest.fixture
@@ -106,7 +113,12 @@ def test_bad_input_gives_one_line_exit_2_and_writes_nothing(bad_files, capsys, a
 
 @pytest.mark.parametrize("args", [BAD_INPUTS[0], BAD_INPUTS[3]], ids=["unknown-op", "nan-input"])
 def test_the_console_command_prints_no_traceback(bad_files, args):
-    result = subprocess.run([sys.executable, "-m", "invsolve", "reconstruct", *args], capture_output=True, text=True,
-                            cwd=bad_files, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "invsolve", "reconstruct", *args],
+        capture_output=True,
+        text=True,
+        cwd=bad_files,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -17,8 +17,12 @@ def test_gray_metrics_equal_scikit_image(generator):
 def test_colour_ssim_uses_the_channel_axis(generator):
     ref = torch.rand(3, 40, 40, generator=generator)
     x = (ref + 0.1 * torch.randn(3, 40, 40, generator=generator)).clamp(0, 1)
-    expected = structural_similarity(np.moveaxis(ref.double().numpy(), 0, -1), np.moveaxis(x.double().numpy(), 0, -1),
-                                     data_range=1.0, channel_axis=-1)
+    expected = structural_similarity(
+        np.moveaxis(ref.double().numpy(), 0, -1),
+        np.moveaxis(x.double().numpy(), 0, -1),
+        data_range=1.0,
+        channel_axis=-1,
+    )
     assert ssim(x, ref) == pytest.approx(expected, abs=1e-9)
 
 

@@ -11,15 +11,11 @@ from pathlib import Path
 
 import torch
 
-from invsolve.data.phantoms import MAX_SIZE, MIN_SIZE, SPLIT_SEED_BASE, ct_phantom, phantom_seed
+from invsolve.catalog import BUILTIN_SOURCES, SOURCE_FOR_DOMAIN, SPLITS
+from invsolve.data.phantoms import MAX_SIZE, MIN_SIZE, ct_phantom, phantom_seed
 from invsolve.data.photos import VIEWS, photo_entries
 from invsolve.errors import InvsolveError
 from invsolve.io import READABLE_SUFFIXES, centre_square, convert_channels, is_dicom_file, read_image, square_resize
-
-SPLITS = tuple(SPLIT_SEED_BASE)
-BUILTIN_SOURCES = ("phantoms", "photos")
-#: The built-in source matching an operator preset's domain (``Preset.domain``).
-SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
 
 
 class ImageSource(Sequence):
@@ -83,7 +79,7 @@ class Photos(ImageSource):
             half = square.shape[-1] // 2
             top = half if view.startswith("bottom") else 0
             left = half if view.endswith("right") else 0
-            square = square[:, top:top + half, left:left + half]
+            square = square[:, top : top + half, left : left + half]
         return square_resize(square, self.image_size)
 
     def label(self, index: int) -> str:
@@ -98,8 +94,14 @@ class Folder(ImageSource):
     otherwise all files form every split. DICOM slices are windowed like the phantoms.
     """
 
-    def __init__(self, path: str | os.PathLike, split: str = "test", image_size: int = 128,
-                 channels: int | None = None, window: tuple[float, float] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str = "test",
+        image_size: int = 128,
+        channels: int | None = None,
+        window: tuple[float, float] | None = None,
+    ):
         _check_split(split)
         root = Path(path)
         if not root.is_dir():
@@ -115,15 +117,17 @@ class Folder(ImageSource):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return read_image(self.files[self._check_index(index)], channels=self.channels, image_size=self.image_size,
-                          window=self.window)
+        return read_image(
+            self.files[self._check_index(index)], channels=self.channels, image_size=self.image_size, window=self.window
+        )
 
     def label(self, index: int) -> str:
         return self.files[self._check_index(index)].stem
 
 
-def get_source(name: str, split: str = "test", image_size: int = 128, channels: int | None = None,
-               **options) -> ImageSource:
+def get_source(
+    name: str, split: str = "test", image_size: int = 128, channels: int | None = None, **options
+) -> ImageSource:
     """``"phantoms"``, ``"photos"`` or a folder path, as an ImageSource."""
     if name == "phantoms":
         return Phantoms(split, image_size, channels or 1, **options)
@@ -146,5 +150,15 @@ def _readable(path: Path) -> bool:
     return suffix == "" and is_dicom_file(path)
 
 
-__all__ = ["ImageSource", "Phantoms", "Photos", "Folder", "get_source", "SPLITS", "SOURCE_FOR_DOMAIN", "VIEWS",
-           "ct_phantom", "phantom_seed"]
+__all__ = [
+    "SOURCE_FOR_DOMAIN",
+    "SPLITS",
+    "VIEWS",
+    "Folder",
+    "ImageSource",
+    "Phantoms",
+    "Photos",
+    "ct_phantom",
+    "get_source",
+    "phantom_seed",
+]

@@ -25,10 +25,11 @@ import math
 import numpy as np
 from scipy import ndimage
 
+from invsolve.catalog import SPLITS
 from invsolve.units import CT_WINDOW_HU, window_to_unit
 
-SPLIT_SEED_BASE = {"train": 0, "validation": 1_000_000, "test": 2_000_000}
 SPLIT_SIZE = 1_000_000  # seeds per split: [base, base + SPLIT_SIZE)
+SPLIT_SEED_BASE = {split: i * SPLIT_SIZE for i, split in enumerate(SPLITS)}  # train 0, validation 1M, test 2M
 MIN_SIZE, MAX_SIZE = 64, 512
 CANVAS_MIN = 384  # supersampled canvas side: at least this, and a multiple of the output size
 
@@ -122,6 +123,7 @@ def _gaussian_field(rng, n: int, sigma_px: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Shapes: each returns (window, mask) on the canvas.
 
+
 def _ellipse(c: _Canvas, cx, cy, ax, ay, angle=0.0):
     window, x, y = c.box(cx, cy, max(ax, ay))
     ca, sa = math.cos(angle), math.sin(angle)
@@ -165,8 +167,9 @@ def _tree(rng, start, direction, length, radius, depth, spread=(0.35, 0.7)):
         if depth > 0:
             for side in (-1, 1):
                 turn = side * rng.uniform(*spread)
-                stack.append((q, wobble + turn, length * rng.uniform(0.65, 0.85), radius * rng.uniform(0.62, 0.8),
-                              depth - 1))
+                stack.append(
+                    (q, wobble + turn, length * rng.uniform(0.65, 0.85), radius * rng.uniform(0.62, 0.8), depth - 1)
+                )
     return segments
 
 
@@ -197,6 +200,7 @@ def _bone(c: _Canvas, cx, cy, ax, ay, angle, shell, marrow_hu=TRABECULAR, within
 
 # ----------------------------------------------------------------------------------------------
 # Anatomy
+
 
 def _paint_slice(c: _Canvas) -> None:
     rng = c.rng
@@ -246,8 +250,20 @@ def _paint_slice(c: _Canvas) -> None:
 
     # Paraspinal muscles behind the spine, in the body wall.
     for side in (-1, 1):
-        c.paint(*_blob(c, cx + side * spine_r * 1.25, spine_y + spine_r * 1.75, spine_r * 1.25, spine_r * 0.95, 0,
-                       _random_harmonics(rng, 0.08)), MUSCLE + 5, texture=10, within=body)
+        c.paint(
+            *_blob(
+                c,
+                cx + side * spine_r * 1.25,
+                spine_y + spine_r * 1.75,
+                spine_r * 1.25,
+                spine_r * 0.95,
+                0,
+                _random_harmonics(rng, 0.08),
+            ),
+            MUSCLE + 5,
+            texture=10,
+            within=body,
+        )
 
     if region == "thorax":
         _paint_thorax(c, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, enhance)
@@ -304,12 +320,23 @@ def _paint_lung(c: _Canvas, mask, hilum, inward: float, blood: float):
     for _ in range(rng.integers(3, 6)):
         start = (hilum[0] + rng.normal(0, 0.02), hilum[1] + rng.normal(0, 0.04))
         direction = outward + rng.uniform(-1.3, 1.3)
-        _paint_tree(c, _tree(rng, start, direction, rng.uniform(0.08, 0.13), rng.uniform(0.01, 0.018), 4,
-                             spread=(0.3, 0.9)), vessel_hu, within=mask, in_plane=0.55)
-    _paint_tree(c, _tree(rng, hilum, outward + rng.uniform(-0.8, 0.8), 0.1, 0.012, 3),
-                AIR, within=mask, wall=(20.0, 0.006), in_plane=0.7)
+        _paint_tree(
+            c,
+            _tree(rng, start, direction, rng.uniform(0.08, 0.13), rng.uniform(0.01, 0.018), 4, spread=(0.3, 0.9)),
+            vessel_hu,
+            within=mask,
+            in_plane=0.55,
+        )
+    _paint_tree(
+        c,
+        _tree(rng, hilum, outward + rng.uniform(-0.8, 0.8), 0.1, 0.012, 3),
+        AIR,
+        within=mask,
+        wall=(20.0, 0.006),
+        in_plane=0.7,
+    )
     # Vessels crossing the slice: dots, denser and larger near the hilum.
-    for px, py in c.points_in(mask, 800)[:rng.integers(80, 160)]:
+    for px, py in c.points_in(mask, 800)[: rng.integers(80, 160)]:
         near = math.exp(-math.hypot(px - hilum[0], py - hilum[1]) / 0.3)
         c.paint(*_ellipse(c, px, py, *(2 * [0.003 + 0.012 * near * rng.uniform(0.4, 1.2)])), vessel_hu, within=mask)
 
@@ -325,9 +352,15 @@ def _paint_thorax(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, e
     # Lungs: two lobulated blobs filling each side of the chest, kept off the chest wall (pleura).
     inside = ndimage.binary_erosion(cavity, iterations=max(1, round(0.012 / c.pixel)))
     for side in (-1, 1):
-        window, mask = _blob(c, cx + side * ix * rng.uniform(0.45, 0.55), cy + iy * rng.uniform(-0.05, 0.1),
-                             ix * rng.uniform(0.48, 0.58), iy * rng.uniform(0.8, 0.95), side * rng.uniform(0, 0.2),
-                             _random_harmonics(rng, 0.1))
+        window, mask = _blob(
+            c,
+            cx + side * ix * rng.uniform(0.45, 0.55),
+            cy + iy * rng.uniform(-0.05, 0.1),
+            ix * rng.uniform(0.48, 0.58),
+            iy * rng.uniform(0.8, 0.95),
+            side * rng.uniform(0, 0.2),
+            _random_harmonics(rng, 0.1),
+        )
         lung = c.full_mask(window, mask) & inside & ~mediastinum
         hilum = (cx + side * rng.uniform(0.12, 0.17), cy + rng.uniform(-0.05, 0.12))
         _paint_lung(c, lung, hilum, inward=math.pi if side > 0 else 0.0, blood=blood)
@@ -336,14 +369,28 @@ def _paint_thorax(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, e
     c.paint(*_ellipse(c, hx, hy, h_ax, h_ay, h_angle), MUSCLE + 5 + enhance * 0.5, texture=8, within=cavity)
     for _ in range(rng.integers(2, 4)):
         ox, oy = rng.normal(0, h_ax * 0.25), rng.normal(0, h_ay * 0.25)
-        c.paint(*_blob(c, hx + ox, hy + oy, h_ax * rng.uniform(0.3, 0.45), h_ay * rng.uniform(0.3, 0.45),
-                       rng.uniform(0, math.pi), _random_harmonics(rng, 0.1)), blood, texture=6, within=cavity)
+        c.paint(
+            *_blob(
+                c,
+                hx + ox,
+                hy + oy,
+                h_ax * rng.uniform(0.3, 0.45),
+                h_ay * rng.uniform(0.3, 0.45),
+                rng.uniform(0, math.pi),
+                _random_harmonics(rng, 0.1),
+            ),
+            blood,
+            texture=6,
+            within=cavity,
+        )
     # Great vessels and esophagus in the mediastinum.
     aorta_r = rng.uniform(0.045, 0.06)
-    c.paint(*_ellipse(c, cx + spine_r * 1.2, spine_y - spine_r * 1.5, aorta_r, aorta_r), blood, texture=5,
-            within=cavity)
-    c.paint(*_ellipse(c, cx - ix * 0.05, hy - h_ay * 0.9, aorta_r * 1.1, aorta_r * 1.1), blood, texture=5,
-            within=cavity)
+    c.paint(
+        *_ellipse(c, cx + spine_r * 1.2, spine_y - spine_r * 1.5, aorta_r, aorta_r), blood, texture=5, within=cavity
+    )
+    c.paint(
+        *_ellipse(c, cx - ix * 0.05, hy - h_ay * 0.9, aorta_r * 1.1, aorta_r * 1.1), blood, texture=5, within=cavity
+    )
     eso = (cx - spine_r * 0.4, spine_y - spine_r * 1.45)
     c.paint(*_ellipse(c, *eso, 0.028, 0.022), MUSCLE, texture=6, within=cavity)
     c.paint(*_ellipse(c, *eso, 0.008, 0.006), AIR, within=cavity)
@@ -365,19 +412,32 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
     # Lung bases behind the liver and spleen in upper slices.
     if rng.random() < 0.4:
         for side in (-1, 1):
-            window, mask = _blob(c, cx + side * ix * 0.62, cy + iy * 0.55, ix * 0.32, iy * 0.28, side * 0.5,
-                                 _random_harmonics(rng, 0.12))
+            window, mask = _blob(
+                c, cx + side * ix * 0.62, cy + iy * 0.55, ix * 0.32, iy * 0.28, side * 0.5, _random_harmonics(rng, 0.12)
+            )
             base = c.full_mask(window, mask) & cavity
-            _paint_lung(c, base, (cx + side * ix * 0.4, cy + iy * 0.3), inward=math.pi if side > 0 else 0.0,
-                        blood=blood)
+            _paint_lung(
+                c, base, (cx + side * ix * 0.4, cy + iy * 0.3), inward=math.pi if side > 0 else 0.0, blood=blood
+            )
     # Psoas muscles beside the vertebra.
     for side in (-1, 1):
-        c.paint(*_ellipse(c, cx + side * spine_r * 1.7, spine_y - spine_r * 0.1, spine_r * 0.75, spine_r * 0.9,
-                          side * 0.3), MUSCLE, texture=fine, within=cavity)
+        c.paint(
+            *_ellipse(c, cx + side * spine_r * 1.7, spine_y - spine_r * 0.1, spine_r * 0.75, spine_r * 0.9, side * 0.3),
+            MUSCLE,
+            texture=fine,
+            within=cavity,
+        )
     # Liver on the patient's right (image left), with vessel trees and a gallbladder.
     lx, ly = cx - ix * rng.uniform(0.35, 0.5), cy - iy * rng.uniform(-0.05, 0.15)
-    liver_win, liver_mask = _blob(c, lx, ly, ix * rng.uniform(0.45, 0.6), iy * rng.uniform(0.6, 0.8),
-                                  rng.uniform(-0.4, 0.2), _random_harmonics(rng, 0.18))
+    liver_win, liver_mask = _blob(
+        c,
+        lx,
+        ly,
+        ix * rng.uniform(0.45, 0.6),
+        iy * rng.uniform(0.6, 0.8),
+        rng.uniform(-0.4, 0.2),
+        _random_harmonics(rng, 0.18),
+    )
     liver = c.full_mask(liver_win, liver_mask) & cavity
     c.hu[liver] = 60 + enhance + fine * c.fine[liver] + coarse * c.coarse[liver]
     portal = blood if blood > 100 else 45.0
@@ -385,15 +445,27 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
     for value in (portal, hepatic):
         for _ in range(rng.integers(2, 4)):
             start = (lx + ix * 0.2 + rng.normal(0, 0.04), ly + rng.normal(0, 0.08))
-            _paint_tree(c, _tree(rng, start, math.pi + rng.uniform(-1.2, 1.2), 0.1, 0.014, 4), value,
-                        within=liver)
+            _paint_tree(c, _tree(rng, start, math.pi + rng.uniform(-1.2, 1.2), 0.1, 0.014, 4), value, within=liver)
     if rng.random() < 0.6:
-        c.paint(*_ellipse(c, lx + ix * 0.2, ly + iy * 0.25, 0.05, 0.032, rng.uniform(0, 1)), WATER, texture=3,
-                within=liver)
+        c.paint(
+            *_ellipse(c, lx + ix * 0.2, ly + iy * 0.25, 0.05, 0.032, rng.uniform(0, 1)), WATER, texture=3, within=liver
+        )
     # Spleen: posterior-lateral on the patient's left.
-    c.paint(*_blob(c, cx + ix * rng.uniform(0.55, 0.7), cy + iy * rng.uniform(0.15, 0.35), ix * 0.2, iy * 0.3,
-                   rng.uniform(-0.8, -0.3), _random_harmonics(rng, 0.15)), 50 + enhance * 1.2, texture=fine,
-            coarse=coarse, within=cavity)
+    c.paint(
+        *_blob(
+            c,
+            cx + ix * rng.uniform(0.55, 0.7),
+            cy + iy * rng.uniform(0.15, 0.35),
+            ix * 0.2,
+            iy * 0.3,
+            rng.uniform(-0.8, -0.3),
+            _random_harmonics(rng, 0.15),
+        ),
+        50 + enhance * 1.2,
+        texture=fine,
+        coarse=coarse,
+        within=cavity,
+    )
     # Kidneys: cortex, medulla, sinus fat opening medially.
     for side in (-1, 1):
         kx, ky = cx + side * spine_r * rng.uniform(2.3, 3.0), spine_y - spine_r * rng.uniform(0.0, 0.6)
@@ -401,18 +473,34 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
         if rng.random() < 0.85:
             c.paint(*_ellipse(c, kx, ky, k_ax * 1.25, k_ay * 1.25, tilt), FAT - 10, texture=8, within=cavity)
             c.paint(*_ellipse(c, kx, ky, k_ax, k_ay, tilt), 35 + enhance * 2.2, texture=6, within=cavity)
-            c.paint(*_ellipse(c, kx, ky, k_ax * 0.7, k_ay * 0.65, tilt), 30 + enhance * 1.2, texture=6,
-                    within=cavity)
+            c.paint(*_ellipse(c, kx, ky, k_ax * 0.7, k_ay * 0.65, tilt), 30 + enhance * 1.2, texture=6, within=cavity)
             c.paint(*_ellipse(c, kx - side * k_ax * 0.45, ky, k_ax * 0.4, k_ay * 0.3, tilt), FAT, within=cavity)
     # Aorta (left-anterior of the spine) and IVC (right-anterior).
     aorta_r = rng.uniform(0.035, 0.05)
-    c.paint(*_ellipse(c, cx + spine_r * 0.5, spine_y - spine_r * 1.5, aorta_r, aorta_r), blood, texture=5,
-            within=cavity)
-    c.paint(*_ellipse(c, cx - spine_r * 1.0, spine_y - spine_r * 1.6, aorta_r * 1.2, aorta_r * 0.8),
-            portal, texture=5, within=cavity)
+    c.paint(
+        *_ellipse(c, cx + spine_r * 0.5, spine_y - spine_r * 1.5, aorta_r, aorta_r), blood, texture=5, within=cavity
+    )
+    c.paint(
+        *_ellipse(c, cx - spine_r * 1.0, spine_y - spine_r * 1.6, aorta_r * 1.2, aorta_r * 0.8),
+        portal,
+        texture=5,
+        within=cavity,
+    )
     # Pancreas: an elongated lobulated organ across the front of the vessels.
-    c.paint(*_blob(c, cx + ix * 0.1, spine_y - spine_r * 2.8, ix * 0.3, 0.04, rng.uniform(-0.3, 0.1),
-                   _random_harmonics(rng, 0.2, orders=(3, 5, 7))), 45 + enhance, texture=12, within=cavity)
+    c.paint(
+        *_blob(
+            c,
+            cx + ix * 0.1,
+            spine_y - spine_r * 2.8,
+            ix * 0.3,
+            0.04,
+            rng.uniform(-0.3, 0.1),
+            _random_harmonics(rng, 0.2, orders=(3, 5, 7)),
+        ),
+        45 + enhance,
+        texture=12,
+        within=cavity,
+    )
     # Stomach: left-anterior, wall, fluid, an air cap at the front (the patient lies supine).
     sx, sy = cx + ix * rng.uniform(0.25, 0.45), cy - iy * rng.uniform(0.2, 0.45)
     s_ax, s_ay, s_angle = ix * rng.uniform(0.18, 0.28), iy * rng.uniform(0.2, 0.3), rng.uniform(-0.5, 0.5)
@@ -425,10 +513,14 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
     # Bowel loops in the remaining anterior space: wall, then fluid, air or mottled stool.
     free = cavity & (c.hu < 0) & (c.hu > -200)
     anterior = free & (c.centres[:, None] < spine_y - spine_r)
-    for bx, by in c.points_in(anterior, 200)[:rng.integers(6, 14)]:
+    for bx, by in c.points_in(anterior, 200)[: rng.integers(6, 14)]:
         b_r = rng.uniform(0.03, 0.065)
-        c.paint(*_ellipse(c, bx, by, b_r, b_r * rng.uniform(0.7, 1.0), rng.uniform(0, 3)), 40 + enhance,
-                texture=6, within=free)
+        c.paint(
+            *_ellipse(c, bx, by, b_r, b_r * rng.uniform(0.7, 1.0), rng.uniform(0, 3)),
+            40 + enhance,
+            texture=6,
+            within=free,
+        )
         content = rng.choice(["fluid", "air", "stool"], p=[0.4, 0.25, 0.35])
         window, lumen = _ellipse(c, bx, by, b_r * 0.75, b_r * 0.7, 0)
         if content == "fluid":
@@ -440,5 +532,5 @@ def _paint_abdomen(c: _Canvas, cx, cy, ix, iy, spine_y, spine_r, cavity, blood, 
             c.paint(window, lumen, mottled, within=free)
     # Mesenteric vessels seen end-on in the fat.
     fat = cavity & (c.hu < -50) & (c.hu > -200)
-    for px, py in c.points_in(fat, 600)[:rng.integers(15, 35)]:
+    for px, py in c.points_in(fat, 600)[: rng.integers(15, 35)]:
         c.paint(*_ellipse(c, px, py, *(2 * [rng.uniform(0.004, 0.012)])), blood, within=fat)

@@ -21,11 +21,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from invsolve.catalog import SPLITS
 from invsolve.errors import InvsolveError
 from invsolve.io import DICOM_SUFFIXES, IMAGE_SUFFIXES, atomic_write, is_dicom_file, read_image, write_image
 from invsolve.units import CT_WINDOW_HU
-
-SPLIT_NAMES = ("train", "validation", "test")
 
 
 def evenly_spaced(count: int, total: int) -> list[int]:
@@ -40,8 +39,9 @@ def _dicom_volumes(src: Path) -> dict[str, list[tuple[float, Path]]]:
     import pydicom
 
     volumes = defaultdict(list)
-    files = [p for p in sorted(src.rglob("*")) if p.is_file() and (p.suffix.lower() in DICOM_SUFFIXES
-                                                                   or is_dicom_file(p))]
+    files = [
+        p for p in sorted(src.rglob("*")) if p.is_file() and (p.suffix.lower() in DICOM_SUFFIXES or is_dicom_file(p))
+    ]
     for path in tqdm(files, desc="reading DICOM headers", leave=False, disable=not _progress()):
         header = pydicom.dcmread(str(path), stop_before_pixels=True)
         position = getattr(header, "ImagePositionPatient", None)
@@ -51,8 +51,16 @@ def _dicom_volumes(src: Path) -> dict[str, list[tuple[float, Path]]]:
     return {name: sorted(slices, key=lambda s: s[0]) for name, slices in sorted(volumes.items())}
 
 
-def prepare_aapm(src: str | os.PathLike, dst: str | os.PathLike, *, size: int = 256, slices: int = 256,
-                 test_slices: int = 25, validation: int = 25, window: tuple[float, float] = CT_WINDOW_HU) -> dict:
+def prepare_aapm(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    size: int = 256,
+    slices: int = 256,
+    test_slices: int = 25,
+    validation: int = 25,
+    window: tuple[float, float] = CT_WINDOW_HU,
+) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"AAPM source folder {src} does not exist")
@@ -62,15 +70,17 @@ def prepare_aapm(src: str | os.PathLike, dst: str | os.PathLike, *, size: int = 
         raise InvsolveError("preparing AAPM needs pydicom: pip install 'invsolve[dicom]'") from None
     volumes = _dicom_volumes(src)
     if len(volumes) < 2:
-        raise InvsolveError(f"{src} holds {len(volumes)} DICOM series; the split needs at least 2 volumes "
-                            "(the paper: 10, 9 for training and the last for testing)")
+        raise InvsolveError(
+            f"{src} holds {len(volumes)} DICOM series; the split needs at least 2 volumes "
+            "(the paper: 10, 9 for training and the last for testing)"
+        )
     names = list(volumes)
     plan = defaultdict(list)  # split -> [(output name, source file)]
     for number, name in enumerate(names):
         slices_here = volumes[name]
         if len(slices_here) > slices:  # the middle ``slices`` slices, as the paper cropped in z
             start = (len(slices_here) - slices) // 2
-            slices_here = slices_here[start:start + slices]
+            slices_here = slices_here[start : start + slices]
         files = [(f"v{number:02d}-s{i:03d}", path) for i, (_, path) in enumerate(slices_here)]
         if number == len(names) - 1:
             plan["test"] += [files[i] for i in evenly_spaced(test_slices, len(files))]
@@ -84,24 +94,41 @@ def prepare_aapm(src: str | os.PathLike, dst: str | os.PathLike, *, size: int = 
     def convert(path: Path) -> torch.Tensor:
         return read_image(path, channels=1, image_size=size, window=window)
 
-    return _write_splits(dst, plan, convert, bits=16, meta={"dataset": "aapm", "size": size, "window": list(window),
-                                                           "volumes": names, "slices_per_volume": slices})
+    return _write_splits(
+        dst,
+        plan,
+        convert,
+        bits=16,
+        meta={"dataset": "aapm", "size": size, "window": list(window), "volumes": names, "slices_per_volume": slices},
+    )
 
 
-def prepare_celeba(src: str | os.PathLike, dst: str | os.PathLike, *, size: int = 256, train: int = 3000,
-                   test: int = 25, validation: int = 25, seed: int = 0) -> dict:
+def prepare_celeba(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    size: int = 256,
+    train: int = 3000,
+    test: int = 25,
+    validation: int = 25,
+    seed: int = 0,
+) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"CelebA-HQ source folder {src} does not exist")
     files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < train + test + validation:
-        raise InvsolveError(f"{src} holds {len(files)} images; the split needs {train} train + {test} test + "
-                            f"{validation} validation (lower them with --train/--test/--validation)")
+        raise InvsolveError(
+            f"{src} holds {len(files)} images; the split needs {train} train + {test} test + "
+            f"{validation} validation (lower train, test or validation)"
+        )
     rest = files[train:]
     order = torch.randperm(len(rest), generator=torch.Generator().manual_seed(seed)).tolist()
-    plan = {"train": [(p.stem, p) for p in files[:train]],
-            "test": [(rest[i].stem, rest[i]) for i in sorted(order[:test])],
-            "validation": [(rest[i].stem, rest[i]) for i in sorted(order[test:test + validation])]}
+    plan = {
+        "train": [(p.stem, p) for p in files[:train]],
+        "test": [(rest[i].stem, rest[i]) for i in sorted(order[:test])],
+        "validation": [(rest[i].stem, rest[i]) for i in sorted(order[test : test + validation])],
+    }
 
     def convert(path: Path) -> torch.Tensor:
         return read_image(path, channels=3, image_size=size)
@@ -110,15 +137,15 @@ def prepare_celeba(src: str | os.PathLike, dst: str | os.PathLike, *, size: int 
 
 
 def _write_splits(dst: Path, plan: dict, convert, *, bits: int, meta: dict) -> dict:
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         (dst / split).mkdir(parents=True, exist_ok=True)
     record = {**meta, "splits": {}}
-    jobs = [(split, name, path) for split in SPLIT_NAMES for name, path in plan.get(split, [])]
+    jobs = [(split, name, path) for split in SPLITS for name, path in plan.get(split, [])]
     for split, name, path in tqdm(jobs, desc=f"writing {dst}", disable=not _progress()):
         write_image(dst / split / f"{name}.png", convert(path), bits=bits)
         record["splits"].setdefault(split, {})[f"{name}.png"] = str(path)
     atomic_write(dst / "prepared.json", lambda f: f.write(json.dumps(record, indent=1).encode()))
-    return {split: len(plan.get(split, [])) for split in SPLIT_NAMES}
+    return {split: len(plan.get(split, [])) for split in SPLITS}
 
 
 def _progress() -> bool:

@@ -13,18 +13,9 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.errors import InvsolveError
+from invsolve.operators import base as physics
+from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.registry import Solver, register
-
-#: Per-preset defaults, chosen on 8 validation images at 128 x 128 with
-#: ``python -m invsolve.benchmarks.classical tune`` (docs/reconstruction.md has the runs).
-#: rho is set to rho_factor * lam, so a user who changes lam keeps a sensible penalty.
-TUNED = {
-    "ct20": {"lam": 0.03, "rho_factor": 3.0, "iterations": 200},
-    "ct8": {"lam": 0.03, "rho_factor": 30.0, "iterations": 200},
-    "deblur": {"lam": 0.001, "rho_factor": 3.0, "iterations": 200},
-    "sr4": {"lam": 3e-5, "rho_factor": 300.0, "iterations": 200},
-}
-GENERIC = {"iterations": 200, "cg_iterations": 3, "tv": "isotropic"}
 
 
 def gradient(x: torch.Tensor) -> torch.Tensor:
@@ -81,14 +72,34 @@ def conjugate_gradient(apply, rhs: torch.Tensor, x: torch.Tensor, iterations: in
     return x
 
 
-def admm_tv(operator, y: torch.Tensor, prior=None, *, generator=None, progress=False, lam: float, rho: float,
-            iterations: int, cg_iterations: int, tv: str) -> torch.Tensor:
+def admm_tv(
+    operator,
+    y: torch.Tensor,
+    prior=None,
+    *,
+    generator=None,
+    progress=False,
+    lam: float | None,
+    rho_factor: float,
+    rho: float | None,
+    iterations: int,
+    cg_iterations: int,
+    tv: str,
+) -> torch.Tensor:
+    """ADMM-TV from the baseline. ``rho`` (the ADMM penalty) is ``rho_factor * lam`` unless given, so a
+    caller who changes lam keeps a sensible penalty."""
+    if lam is None:
+        raise InvsolveError(
+            f"ADMM-TV has no tuned TV weight for operator {getattr(operator, 'name', None)!r}; "
+            "pass lam (and rho_factor or rho, iterations)"
+        )
+    rho = rho_factor * lam if rho is None else rho
     if tv not in ("isotropic", "anisotropic"):
         raise InvsolveError(f"tv must be 'isotropic' or 'anisotropic', got {tv!r}")
     if lam < 0 or rho <= 0 or iterations < 1 or cg_iterations < 1:
         raise InvsolveError("ADMM-TV needs lam >= 0, rho > 0 and at least one (CG) iteration")
     with torch.no_grad():
-        x = operator.baseline(y) if hasattr(operator, "baseline") else operator.A_dagger(y)
+        x = physics.baseline(operator, y)
         z = gradient(x)
         u = torch.zeros_like(z)
         adjoint_y = operator.A_adjoint(y)
@@ -104,17 +115,12 @@ def admm_tv(operator, y: torch.Tensor, prior=None, *, generator=None, progress=F
         return x
 
 
-def _defaults(operator, given: dict) -> dict:
-    name = getattr(operator, "name", None)
-    tuned = TUNED.get(name)
-    if tuned is None and "lam" not in given:
-        raise InvsolveError(f"ADMM-TV has no tuned defaults for operator {name!r}; pass lam (and rho, iterations)")
-    lam = given.get("lam", tuned["lam"] if tuned else None)
-    rho_factor = tuned["rho_factor"] if tuned else 10.0
-    return {**GENERIC, **{k: v for k, v in (tuned or {}).items() if k in GENERIC}, "lam": lam,
-            "rho": rho_factor * lam}
-
-
-register(Solver("admm-tv", admm_tv, parameters=("lam", "rho", "iterations", "cg_iterations", "tv"),
-                defaults=_defaults, needs_prior=False,
-                summary="ADMM for 1/2||Ax - y||^2 + lam TV(x) (isotropic TV by default)"))
+register(
+    Solver(
+        "admm-tv",
+        admm_tv,
+        generic=GENERIC["admm-tv"],
+        needs_prior=False,
+        summary="ADMM for 1/2||Ax - y||^2 + lam TV(x) (isotropic TV by default)",
+    )
+)

@@ -3,13 +3,21 @@ nearest-neighbour upsampling."""
 
 import torch
 
+from invsolve.operators import base as physics
+from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.registry import Solver, register
 
 
 def baseline(operator, y: torch.Tensor, prior=None, *, generator=None, progress=False) -> torch.Tensor:
-    with torch.no_grad():
-        return operator.baseline(y)
+    return physics.baseline(operator, y)
 
 
-register(Solver("baseline", baseline, parameters=(), defaults=lambda operator, given: {}, needs_prior=False,
-                summary="the operator's classical reconstruction (FBP / blurred image / nearest upsampling)"))
+register(
+    Solver(
+        "baseline",
+        baseline,
+        generic=GENERIC["baseline"],
+        needs_prior=False,
+        summary="the operator's classical reconstruction (FBP / blurred image / nearest upsampling)",
+    )
+)

@@ -29,14 +29,14 @@ import math
 
 import torch
 
+from invsolve.catalog import DPS_STARTS
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
+from invsolve.operators import base as physics
+from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
-
-
-DPS_STARTS = ("baseline", "noise")
 
 
 def per_image_norm(t: torch.Tensor) -> torch.Tensor:
@@ -61,8 +61,23 @@ def _data_step(operator, y, x, sigma, zeta):
     return x + step.reshape(-1, 1, 1, 1) * operator.A_adjoint(residual)
 
 
-def dps(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, inner, zeta,
-        sigma_max, sigma_min, schedule, start):
+def dps(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    inner,
+    zeta,
+    sigma_max,
+    sigma_min,
+    schedule,
+    start,
+):
     """PaDIS Algorithm 1 (VE-DPS with Langevin). ``start``: "baseline" (the clamped baseline, as the
     reference code) or "noise" (sigma_max times white noise, the paper's ablation of table 5)."""
     if start not in DPS_STARTS:
@@ -78,14 +93,31 @@ def dps(operator, y, prior, *, generator=None, progress=False, callback=None, in
         x = x - zeta * gradient
         return _langevin_move(x, denoised, sigma, generator, final, alpha=0.5 * sigma**2).detach()
 
-    initial = _clamped_baseline(operator, y) if start == "baseline" else levels.sigma_max * _start_noise(
-        operator, y, generator)
+    initial = (
+        physics.baseline(operator, y)
+        if start == "baseline"
+        else levels.sigma_max * _start_noise(operator, y, generator)
+    )
     x = diffusion_loop(initial, levels, inner, step, name="DPS", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
 
-def langevin(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, inner, zeta,
-             sigma_max, sigma_min, schedule):
+def langevin(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    inner,
+    zeta,
+    sigma_max,
+    sigma_min,
+    schedule,
+):
     """Annealed Langevin dynamics with a normalised data step."""
     counted = CountedPrior(prior)
 
@@ -100,8 +132,23 @@ def langevin(operator, y, prior, *, generator=None, progress=False, callback=Non
     return _finish(x, counted, info)
 
 
-def pc(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, inner, zeta, snr,
-       sigma_max, sigma_min, schedule):
+def pc(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    inner,
+    zeta,
+    snr,
+    sigma_max,
+    sigma_min,
+    schedule,
+):
     """Predictor-corrector: per level, ``inner`` Langevin corrector steps at signal-to-noise ratio ``snr``
     (each followed by the data step), then a reverse-VE Euler predictor to the next level."""
     counted = CountedPrior(prior)
@@ -122,8 +169,21 @@ def pc(operator, y, prior, *, generator=None, progress=False, callback=None, inf
     return _finish(x, counted, info)
 
 
-def ddnm(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, inner,
-         sigma_max, sigma_min, schedule):
+def ddnm(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    inner,
+    sigma_max,
+    sigma_min,
+    schedule,
+):
     """VE-DDNM: the Langevin move of ``dps`` with the denoised image replaced by its range-space
     correction x0 = A_dagger y + D(x) - A_dagger A D(x). The result is the last x0, so A x = y holds
     wherever A_dagger is an exact pseudo-inverse (blur, subsampling); for CT A_dagger is FBP."""
@@ -138,8 +198,15 @@ def ddnm(operator, y, prior, *, generator=None, progress=False, callback=None, i
             corrected = measured + denoised - operator.A_dagger(operator.A(denoised))
             return _langevin_move(x, corrected, sigma, generator, final, alpha=0.5 * sigma**2)
 
-    diffusion_loop(_clamped_baseline(operator, y), _schedule(prior, steps, sigma_max, sigma_min, schedule), inner, step, name="DDNM",
-                   progress=progress, callback=callback)
+    diffusion_loop(
+        physics.baseline(operator, y),
+        _schedule(prior, steps, sigma_max, sigma_min, schedule),
+        inner,
+        step,
+        name="DDNM",
+        progress=progress,
+        callback=callback,
+    )
     return _finish(corrected, counted, info)
 
 
@@ -148,8 +215,22 @@ def ddnm(operator, y, prior, *, generator=None, progress=False, callback=None, i
 NOISELESS_SIGMA_Y = 1e-3
 
 
-def diffpir(operator, y, prior, *, generator=None, progress=False, callback=None, info=None, steps, lam, xi,
-            sigma_max, sigma_min, schedule):
+def diffpir(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    lam,
+    xi,
+    sigma_max,
+    sigma_min,
+    schedule,
+):
     """DiffPIR from the baseline noised to sigma_max. ``lam`` weighs the prior against the data (small:
     trust the data), ``xi`` is the share of fresh noise when moving to the next level (0: deterministic).
     The result is the last proximal estimate, so it fits the data as closely as ``lam`` allows."""
@@ -158,7 +239,7 @@ def diffpir(operator, y, prior, *, generator=None, progress=False, callback=None
     if lam <= 0:
         raise InvsolveError(f"diffpir lam (the prior's weight against the data) must be positive, got {lam}")
     counted = CountedPrior(prior)
-    sigma_y = max(_noise_level(operator), NOISELESS_SIGMA_Y)
+    sigma_y = max(physics.noise_level(operator), NOISELESS_SIGMA_Y)
     estimate = None
 
     def step(x, sigma, next_sigma, final):
@@ -171,17 +252,9 @@ def diffpir(operator, y, prior, *, generator=None, progress=False, callback=None
             return estimate + next_sigma * (math.sqrt(1 - xi) * predicted_noise + math.sqrt(xi) * fresh_noise)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = _clamped_baseline(operator, y) + levels.sigma_max * _start_noise(operator, y, generator)
+    start = physics.baseline(operator, y) + levels.sigma_max * _start_noise(operator, y, generator)
     diffusion_loop(start, levels, 1, step, name="DiffPIR", progress=progress, callback=callback)
     return _finish(estimate, counted, info)
-
-
-def _noise_level(operator) -> float:
-    """The measurement noise's standard deviation: ours say it; deepinv's Gaussian noise models hold it."""
-    if hasattr(operator, "noise_sigma"):
-        return float(operator.noise_sigma)
-    sigma = getattr(getattr(operator, "noise_model", None), "sigma", 0.0)
-    return float(sigma.max() if isinstance(sigma, torch.Tensor) else sigma)
 
 
 def _start_noise(operator, y, generator):
@@ -190,85 +263,17 @@ def _start_noise(operator, y, generator):
     return seeded_normal(shape, generator, y)
 
 
-def _clamped_baseline(operator, y):
-    """The starting point of DPS and DDNM: our operators' baseline (FBP, ...); A_dagger y for deepinv's."""
-    with torch.no_grad():
-        start = operator.baseline(y) if hasattr(operator, "baseline") else operator.A_dagger(y)
-    return start.clamp(0, 1)
-
-
 def _finish(x, counted, info):
     if info is not None:
         info["nfe"] = counted.nfe
     return x.clamp(0, 1)
 
 
-#: Settings before per-preset tuning: the reference code's CT-20 values (100 levels x 10, zeta 0.3,
-#: snr 0.16) and deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi); sigma_max / sigma_min
-#: default to the prior's own range. Per-preset values chosen on validation images go in TUNED.
-GENERIC = {
-    "dps": {"steps": 100, "inner": 10, "zeta": 0.3, "start": "baseline"},
-    "langevin": {"steps": 100, "inner": 10, "zeta": 0.3},
-    "pc": {"steps": 100, "inner": 1, "zeta": 0.3, "snr": 0.16},
-    "ddnm": {"steps": 100, "inner": 10},
-    "diffpir": {"steps": 100, "lam": 7.0, "xi": 0.1},
-}
-TUNED: dict[str, dict[str, dict]] = {name: {} for name in GENERIC}
-# DPS, for the bundled 128 px priors (`invsolve reconstruct --op OP --prior padis`): 100 levels x 2
-# (200 NFEs, which keeps the ct8 main job within 120 s on a 2-core CPU), chosen with `invsolve bench
-# tune benchmarks/mini.toml --method padis` on the validation split (padis-ct / padis-photo; mean PSNR
-# in dB, logs in docs/logs/issue8/). Starting from the baseline, a sigma_max of 2 instead of the
-# prior's 10 spends the NFEs where the baseline's errors live:
-#   ct8 (8 images; ADMM-TV 23.14): zeta 0.3 / 0.5 / 1: 22.93 / 23.79 / 23.97; zeta 1, sigma_max 2: 25.05
-#   ct20 (8 images; ADMM-TV 27.22): zeta 0.3 / 1: 27.39 / 26.09; sigma_max 2, zeta 0.1 / 0.3: 25.01 / 29.23
-#   deblur (4 images; ADMM-TV 32.51, the blurred input 27.31), sigma_max 2: zeta 0.3 / 1 / 5 / 15:
-#   14.99 / 19.28 / 27.77 / 26.69. The plain-norm step moves x by about zeta ||A^T r|| / ||r||, a
-#   gain of 7.2 (ct8) and 13.4 (ct20) but 0.5 (deblur) and 1.0 (sr4): photo zetas are larger.
-#   sr4 (4 images; ADMM-TV 27.57), sigma_max 2: zeta 3 (2 images) / 10 / 30: 17.12 / 19.74 / 20.34.
-BUNDLED_PRIOR_DPS = {"steps": 100, "inner": 2, "sigma_max": 2.0}
-for _preset, _zeta in (("ct8", 1.0), ("ct20", 0.3), ("deblur", 5.0), ("sr4", 30.0)):
-    TUNED["dps"][_preset] = {**BUNDLED_PRIOR_DPS, "zeta": _zeta}
-# langevin, pc and ddnm: ct20 only, scanned on 8 validation phantoms at 64 px with the 30-minute
-# `small` PaDIS prior at 300 NFEs (logs in docs/logs/*-tuning-ct20-64.txt, mean PSNR in dB; DPS's own
-# 64 px scan there chose zeta 0.1 at 100 x 3):
-#   langevin zeta 0.01 / 0.03 / 0.1 / 0.3: 30.86 / 31.38 / 32.51 / 28.57; pc (2 corrector steps + the
-#   predictor) zeta 0.001 / 0.003 / 0.01 / 0.03 / 0.1 / 0.3: 21.94 / 28.47 / 30.26 / 29.40 / 27.86 /
-#   25.39; ddnm has no step size: 3 inner iterations for the same NFEs (31.21).
-TUNED["langevin"]["ct20"] = {"steps": 100, "inner": 3, "zeta": 0.1}
-TUNED["pc"]["ct20"] = {"steps": 100, "inner": 2, "zeta": 0.01}
-TUNED["ddnm"]["ct20"] = {"steps": 100, "inner": 3}
-# DiffPIR, the preferred solver of the photo presets: 100 levels (100 forward-only NFEs), chosen with
-# `invsolve bench tune benchmarks/mini.toml --method padis` on the 8 validation photos with the bundled
-# 90-minute padis-photo (mean PSNR in dB; log docs/logs/issue8/diffpir-tuning-128.txt). xi 1 won every
-# early scan (xi 0.1 lost 1-11 dB on deblur).
-#   deblur (ADMM-TV 32.54): sigma_max 2, lam 0.5 / 1: 33.01 / 32.57; sigma_max 10 (the prior's),
-#   lam 0.25 / 0.5 / 1: 32.50 / 33.13 / 32.77
-#   sr4 (ADMM-TV 27.57): sigma_max 0.3, lam 0.3 / 1: 27.00 / 26.71; 0.2, lam 0.03 / 0.1 / 0.3 / 1:
-#   27.59 / 27.55 / 27.44 / 27.14; 0.1, lam 0.03 / 0.1: 27.95 / 27.91; 0.05, lam 0.1: 27.16
-TUNED["diffpir"]["deblur"] = {"steps": 100, "lam": 0.5, "xi": 1.0}
-TUNED["diffpir"]["sr4"] = {"steps": 100, "lam": 0.03, "xi": 1.0, "sigma_max": 0.1}
-COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
-
-#: The solver a prior runs with when none is named (``invsolve reconstruct --prior ...``): DPS, PaDIS's
-#: Algorithm 1, except on the presets where DiffPIR did better on the validation images.
-PREFERRED_SOLVER = {"deblur": "diffpir", "sr4": "diffpir"}
-
-
-def preferred_solver(operator_name: str) -> str:
-    return PREFERRED_SOLVER.get(operator_name, "dps")
-
-
-def _defaults_for(solver: str):
-    def defaults(operator, given):
-        return {**COMMON, **GENERIC[solver], **TUNED[solver].get(getattr(operator, "name", None), {})}
-    return defaults
-
-
 for _name, _run, _summary in (
-        ("dps", dps, "VE-DPS with Langevin (PaDIS Algorithm 1): data gradient through the prior"),
-        ("langevin", langevin, "annealed Langevin dynamics with a normalised data step"),
-        ("pc", pc, "predictor-corrector: reverse-VE predictor, Langevin corrector, data step"),
-        ("ddnm", ddnm, "VE-DDNM: null-space projection with A_dagger"),
-        ("diffpir", diffpir, "DiffPIR: exact proximal data step on the denoised image, then re-noise")):
-    register(Solver(_name, _run, parameters=tuple(COMMON) + tuple(GENERIC[_name]), defaults=_defaults_for(_name),
-                    needs_prior=True, summary=_summary))
+    ("dps", dps, "VE-DPS with Langevin (PaDIS Algorithm 1): data gradient through the prior"),
+    ("langevin", langevin, "annealed Langevin dynamics with a normalised data step"),
+    ("pc", pc, "predictor-corrector: reverse-VE predictor, Langevin corrector, data step"),
+    ("ddnm", ddnm, "VE-DDNM: null-space projection with A_dagger"),
+    ("diffpir", diffpir, "DiffPIR: exact proximal data step on the denoised image, then re-noise"),
+):
+    register(Solver(_name, _run, generic=GENERIC[_name], needs_prior=True, summary=_summary))

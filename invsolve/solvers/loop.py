@@ -24,21 +24,31 @@ class CountedPrior:
         return (self.denoise(x, sigma, generator) - x) / sigma**2
 
 
-def diffusion_loop(x: torch.Tensor, schedule: NoiseSchedule, inner: int, step: Callable, *, name: str,
-                   progress: bool = False, callback: Callable | None = None) -> torch.Tensor:
+def diffusion_loop(
+    x: torch.Tensor,
+    schedule: NoiseSchedule,
+    inner: int,
+    step: Callable,
+    *,
+    name: str,
+    progress: bool = False,
+    callback: Callable | None = None,
+) -> torch.Tensor:
     """Run ``x = step(x, sigma, next_sigma, final)`` ``inner`` times per noise level.
 
     ``next_sigma`` is the following level (0 after the last); ``final`` is true on the very last
     call, where samplers add no noise. ``callback(level, sigma, x)`` sees x after each level.
     """
     sigmas = schedule.sigmas().tolist()
-    levels = list(zip(sigmas, sigmas[1:] + [0.0], strict=True))
+    levels = list(zip(sigmas, [*sigmas[1:], 0.0], strict=True))
     for level, (sigma, next_sigma) in enumerate(tqdm(levels, desc=name, disable=not progress, leave=False)):
         for k in range(inner):
             x = step(x, sigma, next_sigma, level == len(levels) - 1 and k == inner - 1)
             if not torch.isfinite(x).all():
-                raise InvsolveError(f"{name}: the iterate became NaN/Inf at noise level {level + 1}/{len(levels)} "
-                                    f"(sigma {sigma:.4g}); lower the step size (zeta) or raise sigma_min")
+                raise InvsolveError(
+                    f"{name}: the iterate became NaN/Inf at noise level {level + 1}/{len(levels)} "
+                    f"(sigma {sigma:.4g}); lower the step size (zeta) or raise sigma_min"
+                )
         if callback is not None:
             callback(level, sigma, x)
     return x

@@ -4,17 +4,26 @@ import math
 
 import torch
 
+from invsolve.catalog import SAMPLING_METHODS
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.schedule import NoiseSchedule
 
-SAMPLING_METHODS = ("langevin", "reverse-ve")
 
-
-def sample_prior(prior, count: int, *, image_size: int | None = None, method: str = "langevin", steps: int = 100,
-                 inner: int = 5, schedule: str = "edm", generator: torch.Generator | None = None,
-                 device: str | torch.device = "cpu", progress: bool = False) -> tuple[torch.Tensor, int]:
+def sample_prior(
+    prior,
+    count: int,
+    *,
+    image_size: int | None = None,
+    method: str = "langevin",
+    steps: int = 100,
+    inner: int = 5,
+    schedule: str = "edm",
+    generator: torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> tuple[torch.Tensor, int]:
     """``count`` samples (count, C, N, N) in [0, 1] and the NFEs spent.
 
     ``langevin``: annealed Langevin dynamics, the prior half of PaDIS Algorithm 1 (``inner``
@@ -46,6 +55,7 @@ def sample_prior(prior, count: int, *, image_size: int | None = None, method: st
     start = 0.5 + levels.sigma_max * noise(start)
     step = langevin if method == "langevin" else reverse_ve
     with torch.no_grad():
-        x = diffusion_loop(start, levels, inner if method == "langevin" else 1, step,
-                           name=f"sampling ({method})", progress=progress)
+        x = diffusion_loop(
+            start, levels, inner if method == "langevin" else 1, step, name=f"sampling ({method})", progress=progress
+        )
     return x.clamp(0, 1), counted.nfe

@@ -4,9 +4,8 @@ from dataclasses import dataclass
 
 import torch
 
+from invsolve.catalog import SCHEDULE_KINDS, SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
-
-SCHEDULE_KINDS = ("edm", "geometric")
 
 
 @dataclass(frozen=True)
@@ -17,8 +16,8 @@ class NoiseSchedule:
     at small sigma (the reference code, rho = 7).
     """
 
-    sigma_max: float = 10.0
-    sigma_min: float = 0.002
+    sigma_max: float = SIGMA_MAX
+    sigma_min: float = SIGMA_MIN
     steps: int = 100
     kind: str = "edm"
     rho: float = 7.0
@@ -39,8 +38,13 @@ class NoiseSchedule:
         return (high + t * (low - high)) ** self.rho
 
     @classmethod
-    def for_prior(cls, prior, steps: int = 100, kind: str = "edm", sigma_max: float | None = None,
-                  sigma_min: float | None = None) -> "NoiseSchedule":
+    def for_prior(
+        cls, prior, steps: int = 100, kind: str = "edm", sigma_max: float | None = None, sigma_min: float | None = None
+    ) -> "NoiseSchedule":
         """The prior's own sigma range unless overridden."""
-        return cls(sigma_max if sigma_max is not None else prior.sigma_max,
-                   sigma_min if sigma_min is not None else prior.sigma_min, steps, kind)
+        return cls(
+            sigma_max if sigma_max is not None else prior.sigma_max,
+            sigma_min if sigma_min is not None else prior.sigma_min,
+            steps,
+            kind,
+        )

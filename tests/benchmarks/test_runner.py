@@ -64,12 +64,17 @@ def test_a_tiny_suite_runs_end_to_end_and_the_report_has_every_cell(suite_file, 
     out = tmp_path / "out"
     # padis has no photo prior, so it runs on ct8 only
     assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "ct8"]) == 0
-    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4", "--methods",
-                "baseline,admm-tv"]) == 0
+    assert (
+        cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4", "--methods", "baseline,admm-tv"])
+        == 0
+    )
     results = read_results(out)
-    assert sorted(results) == sorted(f"{t}/{m}/{i}/0" for t, ms in (("ct8", ("baseline", "admm-tv", "padis")),
-                                                                    ("sr4", ("baseline", "admm-tv")))
-                                     for m in ms for i in range(2))
+    assert sorted(results) == sorted(
+        f"{t}/{m}/{i}/0"
+        for t, ms in (("ct8", ("baseline", "admm-tv", "padis")), ("sr4", ("baseline", "admm-tv")))
+        for m in ms
+        for i in range(2)
+    )
     padis = results["ct8/padis/1/0"]
     assert padis["nfe"] == 2 and padis["settings"]["steps"] == 2 and padis["prior"].endswith("tiny.safetensors")
     assert results["sr4/admm-tv/0/0"]["settings"]["lam"] == 0.02 and 5 < results["ct8/baseline/0/0"]["psnr"] < 40
@@ -79,8 +84,9 @@ def test_a_tiny_suite_runs_end_to_end_and_the_report_has_every_cell(suite_file, 
     table = written["markdown"]
     for task, methods in (("ct8", ("baseline", "admm-tv", "padis")), ("sr4", ("baseline", "admm-tv"))):
         section = table.split(f"## {task}")[1].split("##")[0]
-        assert [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| ") and "PSNR" not in line] \
-            == [f"| {m}" for m in methods]
+        assert [
+            line.split(" | ")[0] for line in section.splitlines() if line.startswith("| ") and "PSNR" not in line
+        ] == [f"| {m}" for m in methods]
     assert "23.09 / 0.555" in table  # the paper's number beside ours
     overview = table.split("## Overview (mean PSNR / SSIM)")[1].split("##")[0]
     padis_row = next(line for line in overview.splitlines() if line.startswith("| padis |"))
@@ -112,16 +118,35 @@ def test_a_killed_run_resumes_with_every_cell_exactly_once(suite_file, tmp_path)
     assert run_suite(suite, out)["ran"] == 0
 
 
+@pytest.mark.slow
 def test_two_ranks_split_the_cells_without_overlap_and_the_report_merges_them(suite_file, tmp_path):
     out = tmp_path / "out"
-    processes = [subprocess.Popen([sys.executable, "-m", "invsolve", "bench", "run", str(suite_file), "--out", str(out),
-                                   "--methods", "baseline,admm-tv"],
-                                  env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"},
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "invsolve",
+                "bench",
+                "run",
+                str(suite_file),
+                "--out",
+                str(out),
+                "--methods",
+                "baseline,admm-tv",
+            ],
+            env={**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     outputs = [p.communicate(timeout=300) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs
-    per_rank = [{json.loads(line)["key"] for line in (out / f"results-rank{r}.jsonl").read_text().splitlines()}
-                for r in (0, 1)]
+    per_rank = [
+        {json.loads(line)["key"] for line in (out / f"results-rank{r}.jsonl").read_text().splitlines()} for r in (0, 1)
+    ]
     assert per_rank[0] and per_rank[1] and not per_rank[0] & per_rank[1]
     assert len(per_rank[0] | per_rank[1]) == 2 * 2 * 2
     assert report(out)["cells"] == 8
@@ -136,17 +161,27 @@ def test_tune_scans_the_validation_split_and_writes_the_choice(suite_file, tmp_p
     assert "[methods.admm-tv.task_settings.ct8]\nlam = " in (tmp_path / "tune" / "tuned.toml").read_text()
 
 
-@pytest.mark.parametrize("change,message", [
-    (('solver = "baseline"', 'solver = "fbp"'), "tiny.toml:24: method baseline: unknown solver 'fbp'"),
-    (('op = "sr4"', 'op = "sr3"'), "tiny.toml:20: task sr4: unknown operator 'sr3'"),
-    (('photos = "photos"', 'photos = "/no/such/folder"'), "dataset folder /no/such/folder does not exist"),
-    (('settings = { iterations = 5 }', 'settings = { iterations = 5, zeta = 1 }'),
-     "tiny.toml:28: method admm-tv: solver admm-tv has no setting zeta"),
-    (('count = 2', 'cuont = 2'), "tiny.toml:6: unknown key suite.cuont"),
-    (('solver = "dps"', 'solver = { ct = "dps", mri = "dps" }'), "method padis: solver is keyed by domain (ct, photo)"),
-    (('solver = "dps"', 'solver = { ct = "dps", photo = "diffpir" }'),  # shared settings must suit both
-     "tiny.toml:34: method padis: solver diffpir has no setting inner"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (('solver = "baseline"', 'solver = "fbp"'), "tiny.toml:24: method baseline: unknown solver 'fbp'"),
+        (('op = "sr4"', 'op = "sr3"'), "tiny.toml:20: task sr4: unknown operator 'sr3'"),
+        (('photos = "photos"', 'photos = "/no/such/folder"'), "dataset folder /no/such/folder does not exist"),
+        (
+            ("settings = { iterations = 5 }", "settings = { iterations = 5, zeta = 1 }"),
+            "tiny.toml:28: method admm-tv: solver admm-tv has no setting zeta",
+        ),
+        (("count = 2", "cuont = 2"), "tiny.toml:6: unknown key suite.cuont"),
+        (
+            ('solver = "dps"', 'solver = { ct = "dps", mri = "dps" }'),
+            "method padis: solver is keyed by domain (ct, photo)",
+        ),
+        (
+            ('solver = "dps"', 'solver = { ct = "dps", photo = "diffpir" }'),  # shared settings must suit both
+            "tiny.toml:34: method padis: solver diffpir has no setting inner",
+        ),
+    ],
+)
 def test_a_bad_suite_fails_before_any_work_naming_the_line(suite_file, tmp_path, change, message):
     suite_file.write_text(suite_file.read_text().replace(*change))
     out = tmp_path / "out"
@@ -157,10 +192,14 @@ def test_a_bad_suite_fails_before_any_work_naming_the_line(suite_file, tmp_path,
 
 
 def test_a_method_can_name_a_solver_per_domain(suite_file, tmp_path):
-    per_domain = ('solver = { ct = "dps", photo = "diffpir" }\n'
-                  'task_settings = { ct8 = { inner = 1 }, sr4 = { xi = 0.5 } }')
-    suite_file.write_text(suite_file.read_text().replace('solver = "dps"', per_domain).replace(
-        "settings = { steps = 2, inner = 1 }", "settings = { steps = 2 }"))
+    per_domain = (
+        'solver = { ct = "dps", photo = "diffpir" }\ntask_settings = { ct8 = { inner = 1 }, sr4 = { xi = 0.5 } }'
+    )
+    suite_file.write_text(
+        suite_file.read_text()
+        .replace('solver = "dps"', per_domain)
+        .replace("settings = { steps = 2, inner = 1 }", "settings = { steps = 2 }")
+    )
     suite = load_suite(suite_file)
     padis = suite.methods["padis"]
     assert (padis.solver_for(suite.tasks["ct8"]), padis.solver_for(suite.tasks["sr4"])) == ("dps", "diffpir")
@@ -190,8 +229,24 @@ def test_a_missing_prior_and_a_changed_suite_are_refused(suite_file, tmp_path, c
     assert cli(["bench", "run", str(suite_file), "--out", str(out), "--tasks", "sr4"]) == 2
     assert "method padis has no prior for photo tasks" in capsys.readouterr().err
     assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8"]) == 0
-    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8",
-                "--set", "methods.baseline.label=FBP"]) == 2
+    assert (
+        cli(
+            [
+                "bench",
+                "run",
+                str(suite_file),
+                "--out",
+                str(out),
+                "--methods",
+                "baseline",
+                "--tasks",
+                "ct8",
+                "--set",
+                "methods.baseline.label=FBP",
+            ]
+        )
+        == 2
+    )
     assert "holds results of a different suite" in capsys.readouterr().err
 
 
@@ -211,14 +266,16 @@ def test_plugins_register_solvers_and_operators_a_suite_can_name(tmp_path, monke
         "from invsolve.operators import Preset, register_preset, BoxBlur\n"
         "from invsolve.solvers import Solver, register\n"
         "register_preset(Preset('blur3', BoxBlur, {'kernel_size': 3, 'noise': 0.0}, 'photo', None, '3x3 blur'))\n"
-        "register(Solver('adjoint', lambda op, y, prior, **kw: op.A_adjoint(y).clamp(0, 1), (),\n"
-        "                lambda op, given: {}, False, 'A^T y'))\n")
+        "register(Solver('adjoint', lambda op, y, prior, **kw: op.A_adjoint(y).clamp(0, 1), {}, False, 'A^T y'))\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "my_plugin", raising=False)
     suite = tmp_path / "plug.toml"
-    suite.write_text('[suite]\nname = "plug"\nimage_size = 16\ncount = 1\nplugins = ["my_plugin"]\n'
-                     '[datasets]\nphotos = "photos"\n[tasks.blur3]\nop = "blur3"\ndataset = "photos"\n'
-                     '[methods.adjoint]\nsolver = "adjoint"\n')
+    suite.write_text(
+        '[suite]\nname = "plug"\nimage_size = 16\ncount = 1\nplugins = ["my_plugin"]\n'
+        '[datasets]\nphotos = "photos"\n[tasks.blur3]\nop = "blur3"\ndataset = "photos"\n'
+        '[methods.adjoint]\nsolver = "adjoint"\n'
+    )
     assert run_suite(load_suite(suite), tmp_path / "out")["ran"] == 1
     suite.write_text(suite.read_text().replace('"my_plugin"', '"no_such_plugin"'))
     with pytest.raises(InvsolveError, match=r"plug.toml:5: plugin module 'no_such_plugin' cannot be imported"):

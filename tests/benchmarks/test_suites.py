@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from invsolve.benchmarks.runner import run_suite
-from invsolve.benchmarks.suite import load_suite, line_of
+from invsolve.benchmarks.suite import line_of, load_suite
 from invsolve.errors import InvsolveError
 
 SUITES = sorted((Path(__file__).parents[2] / "benchmarks").glob("*.toml"))
@@ -13,8 +13,15 @@ TABLE1 = {"ct20": {"padis": (33.57, 0.854), "admm-tv": (26.82, 0.724)}, "sr4": {
 
 
 def test_every_paper_table_has_a_suite_file():
-    assert {p.stem for p in SUITES} == {"mini", "paper-table1", "paper-patch-size", "paper-data-size", "paper-posenc",
-                                        "paper-samplers"}
+    assert {p.stem for p in SUITES} == {
+        "mini",
+        "paper-table1",
+        "paper-patch-size",
+        "paper-data-size",
+        "paper-posenc",
+        "paper-samplers",
+        "solvers-ct20-64",
+    }
 
 
 @pytest.mark.parametrize("path", SUITES, ids=lambda p: p.stem)

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ def test_phantoms_are_deterministic_per_seed_and_differ_between_seeds():
 
 def test_split_seed_ranges_are_disjoint():
     ranges = sorted((base, base + SPLIT_SIZE) for base in SPLIT_SEED_BASE.values())
-    assert all(hi <= lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
+    assert all(hi <= lo for (_, hi), (lo, _) in itertools.pairwise(ranges))
     assert phantom_seed("test", 0) != phantom_seed("validation", 0) != phantom_seed("train", 0)
     with pytest.raises(ValueError):
         phantom_seed("train", SPLIT_SIZE)
@@ -36,8 +38,16 @@ def test_phantoms_carry_the_tissue_classes_of_real_ct():
     soft tissue is textured (not flat), and edges have partial-volume values."""
     slices = [ct_phantom_hu(phantom_seed("test", i), 128) for i in range(6)]
     hu = np.stack(slices)
-    fraction = {name: ((hu >= lo) & (hu < hi)).mean() for name, (lo, hi) in {
-        "air": (-1100, -950), "lung": (-920, -700), "fat": (-150, -50), "soft": (0, 100), "bone": (300, 3000)}.items()}
+    fraction = {
+        name: ((hu >= lo) & (hu < hi)).mean()
+        for name, (lo, hi) in {
+            "air": (-1100, -950),
+            "lung": (-920, -700),
+            "fat": (-150, -50),
+            "soft": (0, 100),
+            "bone": (300, 3000),
+        }.items()
+    }
     assert all(f > 0.004 for f in fraction.values()), fraction
     soft = hu[(hu > 20) & (hu < 80)]
     assert soft.std() > 6  # textured parenchyma, not flat ellipses

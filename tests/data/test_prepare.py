@@ -27,8 +27,9 @@ def aapm_copy(tmp_path):
         (src / patient).mkdir(parents=True)
         for k in rng.permutation(12):
             pixels = np.full((40, 40), 1024 + 100 * v + 10 * k)  # stored value; HU = stored - 1024
-            write_test_dicom(src / patient / f"IM{k:04d}.IMA", pixels, series=f"1.2.3.{v}", patient=patient,
-                             z=-2.0 * k)  # z decreasing: sorting by position reverses the file order
+            write_test_dicom(
+                src / patient / f"IM{k:04d}.IMA", pixels, series=f"1.2.3.{v}", patient=patient, z=-2.0 * k
+            )  # z decreasing: sorting by position reverses the file order
     return src
 
 

@@ -12,7 +12,7 @@ from invsolve.priors.checkpoint import write_checkpoint
 def test_round_trip_reproduces_outputs_bit_exactly(tiny_prior_file, tmp_path):
     prior = load(tiny_prior_file)
     assert isinstance(prior, PatchPrior) and prior.patch_size == 16 and prior.image_size == 64
-    config, tensors = read_checkpoint(tiny_prior_file)
+    config, _ = read_checkpoint(tiny_prior_file)
     copy = tmp_path / "copy.safetensors"
     write_checkpoint(copy, prior.network.state_dict(), config)
     x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
@@ -39,6 +39,7 @@ def corrupt(path, tmp_path, edit):
 def test_a_flipped_byte_is_refused(tiny_prior_file, tmp_path):
     def flip_last(data):
         data[-5] ^= 0xFF
+
     with pytest.raises(InvsolveError, match="corrupted"):
         load(corrupt(tiny_prior_file, tmp_path, flip_last))
 
@@ -47,7 +48,7 @@ def test_a_truncated_file_is_refused(tiny_prior_file, tmp_path):
     data = tiny_prior_file.read_bytes()
     for length in (len(data) - 100, 1000, 4):
         (tmp_path / "cut.safetensors").write_bytes(data[:length])
-        with pytest.raises(InvsolveError, match="corrupted|truncated|not a safetensors"):
+        with pytest.raises(InvsolveError, match=r"corrupted|truncated|not a safetensors"):
             load(tmp_path / "cut.safetensors")
 
 
@@ -61,7 +62,9 @@ def test_foreign_and_mismatched_files_are_refused(tiny_prior_file, tmp_path):
     with pytest.raises(InvsolveError, match="not a safetensors"):
         load(pickle_file)
     config, tensors = read_checkpoint(tiny_prior_file)
-    write_checkpoint(tmp_path / "mismatch.safetensors", tensors, config | {"network": config["network"] | {"size": "small"}})
+    write_checkpoint(
+        tmp_path / "mismatch.safetensors", tensors, config | {"network": config["network"] | {"size": "small"}}
+    )
     with pytest.raises(InvsolveError, match="do not match its network config"):
         load(tmp_path / "mismatch.safetensors")
     state = tiny_prior_file.with_name(tiny_prior_file.stem + ".state.safetensors")
@@ -73,23 +76,34 @@ def test_foreign_and_mismatched_files_are_refused(tiny_prior_file, tmp_path):
 
 def test_whole_image_prior_round_trip(tmp_path):
     from tests.helpers import train_tiny
-    out = train_tiny(tmp_path / "whole.safetensors", duration="16", prior="whole", batch=2, data="photos",
-                     image_size=24, channels=3)
+
+    out = train_tiny(
+        tmp_path / "whole.safetensors", duration="16", prior="whole", batch=2, data="photos", image_size=24, channels=3
+    )
     prior = load(out)
     assert isinstance(prior, WholeImagePrior) and not prior.network.positional and prior.channels == 3
     x = torch.rand(1, 3, 24, 24)
     assert torch.equal(prior(x, 0.5), load(out)(x, 0.5))
 
 
-@pytest.mark.parametrize("name,kind,data,channels", [("padis-ct", "padis", "phantoms", 1),
-                                                     ("whole-ct", "whole", "phantoms", 1),
-                                                     ("padis-photo", "padis", "photos", 3),
-                                                     ("whole-photo", "whole", "photos", 3)])
+@pytest.mark.parametrize(
+    "name,kind,data,channels",
+    [
+        ("padis-ct", "padis", "phantoms", 1),
+        ("whole-ct", "whole", "phantoms", 1),
+        ("padis-photo", "padis", "photos", 3),
+        ("whole-photo", "whole", "photos", 3),
+    ],
+)
 def test_bundled_priors_load_by_name_and_record_their_training(name, kind, data, channels):
     prior = load(name)
     config = prior.config
-    assert (config["kind"], config["image_size"], config["channels"], config["data"]["source"]) == \
-        (kind, 128, channels, data)
+    assert (config["kind"], config["image_size"], config["channels"], config["data"]["source"]) == (
+        kind,
+        128,
+        channels,
+        data,
+    )
     assert config["command"].startswith(f"invsolve train --prior {kind} --data {data} --image-size 128 --net small")
     assert config["training"]["seconds"] <= 90 * 60 + 5 and config["training"]["device"] == "cpu"
     assert config["training"]["duration"] == "90m"  # every pair had the same budget, the most the issue allows

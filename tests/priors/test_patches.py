@@ -46,8 +46,10 @@ def test_random_shifts_are_seeded_and_span_the_pad():
     assert grid.random_shift(torch.Generator().manual_seed(3)) == grid.random_shift(torch.Generator().manual_seed(3))
 
 
-@pytest.mark.parametrize("size,patch,pad,message", [(64, 16, 16, "pad must be in 0..15"),
-                                                    (60, 16, 10, "cannot cover"), (64, 16, -1, "pad must be")])
+@pytest.mark.parametrize(
+    "size,patch,pad,message",
+    [(64, 16, 16, "pad must be in 0..15"), (60, 16, 10, "cannot cover"), (64, 16, -1, "pad must be")],
+)
 def test_impossible_grids_are_refused(size, patch, pad, message):
     with pytest.raises(InvsolveError, match=message):
         PatchGrid(size, patch, pad)
@@ -68,10 +70,14 @@ def coordinates_of_ids(ids, size):
 def test_training_and_inference_see_the_same_position_for_the_same_pixel():
     size = 64
     image = pixel_ids(size).float()
-    config = check_config(TrainingConfig(out="p.safetensors", image_size=size, patch_sizes=(16,), patch_probs=(1.0,),
-                                         net="tiny", batch=64, pad=30))
-    patches, positions, _ = PatchSampler(image, config, torch.Generator().manual_seed(0),
-                                         torch.Generator().manual_seed(0)).draw()
+    config = check_config(
+        TrainingConfig(
+            out="p.safetensors", image_size=size, patch_sizes=(16,), patch_probs=(1.0,), net="tiny", batch=64, pad=30
+        )
+    )
+    patches, positions, _ = PatchSampler(
+        image, config, torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    ).draw()
     grid = PatchGrid(size, 16, 9)  # a different pad at inference: the frame must not care
     shift = (4, 7)
     grid_patches = grid.split(image, shift)

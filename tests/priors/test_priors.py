@@ -27,7 +27,7 @@ def patch_by_patch(denoiser, image, sigma, patch, pad, shift):
     per_side = size // patch + 1
     side = pad + per_side * patch + patch
     canvas = torch.zeros(1, image.shape[1], side, side, dtype=image.dtype)
-    canvas[..., pad:pad + size, pad:pad + size] = image
+    canvas[..., pad : pad + size, pad : pad + size] = image
     out = torch.zeros_like(canvas)
     for i in range(per_side):
         for j in range(per_side):
@@ -37,7 +37,7 @@ def patch_by_patch(denoiser, image, sigma, patch, pad, shift):
             positions = torch.stack([rows[:, None].expand(patch, patch), cols[None, :].expand(patch, patch)])[None]
             window = (..., slice(top, top + patch), slice(left, left + patch))
             out[window] = denoiser(canvas[window], torch.tensor(sigma).reshape(1, 1, 1, 1), positions)
-    return out[..., pad:pad + size, pad:pad + size]
+    return out[..., pad : pad + size, pad : pad + size]
 
 
 @pytest.mark.parametrize("size,patch,channels", [(32, 8, 1), (40, 12, 3), (64, 16, 1)])
@@ -78,8 +78,11 @@ def test_chunked_evaluation_matches_one_batch_with_and_without_autograd(tiny_net
     whole = PatchPrior(tiny_network, 48, 16)
     chunked = PatchPrior(tiny_network, 48, 16, max_batch=5)
     sigma = torch.tensor([0.3, 1.5])
-    assert torch.allclose(whole(x, sigma, generator=torch.Generator().manual_seed(2)),
-                          chunked(x, sigma, generator=torch.Generator().manual_seed(2)), atol=1e-6)
+    assert torch.allclose(
+        whole(x, sigma, generator=torch.Generator().manual_seed(2)),
+        chunked(x, sigma, generator=torch.Generator().manual_seed(2)),
+        atol=1e-6,
+    )
     grads = []
     for prior in (whole, chunked):
         xg = x.clone().requires_grad_()
@@ -130,8 +133,13 @@ def test_gaussian_prior_denoiser_is_the_exact_posterior_mean():
     assert torch.allclose(cov.diagonal(), torch.full((36,), 0.09, dtype=torch.float64))
     x = torch.rand(3, 1, 6, 6, dtype=torch.float64)
     for sigma in (0.05, 0.5, 5.0):
-        exact = 0.4 + (cov @ torch.linalg.solve(cov + sigma**2 * torch.eye(36, dtype=torch.float64),
-                                                (x - 0.4).reshape(3, 36).T)).T
+        exact = (
+            0.4
+            + (
+                cov
+                @ torch.linalg.solve(cov + sigma**2 * torch.eye(36, dtype=torch.float64), (x - 0.4).reshape(3, 36).T)
+            ).T
+        )
         assert torch.allclose(prior(x.float(), sigma).double().reshape(3, 36), exact, atol=1e-5)
 
 

@@ -50,11 +50,12 @@ def test_admm_tv_reaches_the_minimum_found_independently(generator):
     x_true = torch.rand(1, 1, 16, 16, generator=generator).round()
     y = op.simulate(x_true, generator)
     lam = 0.02
-    admm = get_solver("admm-tv")(op, y, lam=lam, rho=0.5, iterations=400, cg_iterations=5)
+    admm = get_solver("admm-tv")(op, y, lam=lam, rho_factor=25.0, iterations=400, cg_iterations=5)
 
     x = op.baseline(y).clone().requires_grad_(True)
-    lbfgs = torch.optim.LBFGS([x], max_iter=3000, tolerance_grad=1e-12, tolerance_change=1e-15,
-                              line_search_fn="strong_wolfe")
+    lbfgs = torch.optim.LBFGS(
+        [x], max_iter=3000, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         lbfgs.zero_grad()
@@ -77,7 +78,7 @@ def test_admm_tv_treats_each_image_of_a_batch_on_its_own(generator):
     admm = get_solver("admm-tv")
     settings = {"lam": 0.01, "rho": 0.1, "iterations": 20}
     together = admm(op, y, **settings)
-    alone = torch.cat([admm(op, y[i:i + 1], **settings) for i in range(2)])
+    alone = torch.cat([admm(op, y[i : i + 1], **settings) for i in range(2)])
     assert (together - alone).abs().max() < 1e-6
 
 

@@ -13,14 +13,16 @@ COUNT = 2000
 
 def draw(method, steps, inner):
     prior = GaussianPrior(8, mean=0.5, std=0.2, correlation_length=1.5)
-    samples, nfe = sample_prior(prior, COUNT, method=method, steps=steps, inner=inner,
-                                generator=torch.Generator().manual_seed(0))
+    samples, nfe = sample_prior(
+        prior, COUNT, method=method, steps=steps, inner=inner, generator=torch.Generator().manual_seed(0)
+    )
     assert nfe == steps * inner
     return prior, samples.reshape(COUNT, -1).double()
 
 
 # Sampling error with 2000 samples: the pixel mean's standard error is 0.2 / sqrt(2000) = 0.0045; a variance's
 # relative standard error is sqrt(2 / 2000) = 3 % per pixel (less for the mean over 64 pixels).
+
 
 def test_reverse_ve_samples_have_the_gaussian_priors_mean_and_covariance():
     prior, flat = draw("reverse-ve", 200, 1)
@@ -32,7 +34,7 @@ def test_reverse_ve_samples_have_the_gaussian_priors_mean_and_covariance():
 def test_annealed_langevin_has_the_mean_and_its_known_variance_inflation():
     # A Langevin step alpha on a Gaussian of variance s keeps variance s / (1 - alpha / (4 s)), not s: with
     # alpha = 0.5 sigma^2 the chain stops mixing once sigma^2 << s with up to ~1/(1 - 1/8) too much variance.
-    prior, flat = draw("langevin", 60, 5)
+    _, flat = draw("langevin", 60, 5)
     assert (flat.mean(0) - 0.5).abs().max() < 5 * 0.2 / COUNT**0.5
     assert 1.0 < flat.var(0).mean() / 0.04 < 1 / (1 - 1 / 8)
 

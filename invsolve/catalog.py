@@ -1,0 +1,36 @@
+"""The names and conventions every part of invsolve shares, defined once and importable without
+torch or deepinv: the command line's parser reads them before it loads anything heavy.
+
+The operator and solver registries (``invsolve.operators.PRESETS``, ``invsolve.solvers.SOLVERS``)
+start with exactly the built-in names listed here (a test checks it); plug-ins may add more.
+"""
+
+#: Operator presets, the paper's tasks, and what data each fits: "ct" (CT slices, 1 channel) or
+#: "photo" (photographs).
+PRESET_DOMAINS = {"ct20": "ct", "ct8": "ct", "deblur": "photo", "sr4": "photo"}
+DOMAINS = ("ct", "photo")
+
+#: Built-in solvers: the two classical ones, then the diffusion posterior samplers.
+CLASSICAL_SOLVERS = ("baseline", "admm-tv")
+DIFFUSION_SOLVERS = ("dps", "langevin", "pc", "ddnm", "diffpir")
+SOLVER_NAMES = CLASSICAL_SOLVERS + DIFFUSION_SOLVERS
+
+#: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.
+PRIOR_KINDS = ("padis", "whole")
+#: Priors shipped inside the package, loadable by name: one of each kind per domain.
+BUNDLED_PRIORS = tuple(f"{kind}-{domain}" for domain in DOMAINS for kind in PRIOR_KINDS)
+
+#: The noise range a prior is trained for and solvers walk by default (EDM, Karras et al. 2022).
+SIGMA_MIN, SIGMA_MAX = 0.002, 10.0
+SCHEDULE_KINDS = ("edm", "geometric")
+DPS_STARTS = ("baseline", "noise")
+SAMPLING_METHODS = ("langevin", "reverse-ve")
+NETWORK_SIZE_NAMES = ("tiny", "small", "paper")
+
+#: Data splits: priors train on ``train``, settings are tuned on ``validation``, tables report ``test``.
+SPLITS = ("train", "validation", "test")
+#: The built-in image source for each domain.
+SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
+BUILTIN_SOURCES = tuple(SOURCE_FOR_DOMAIN.values())
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")

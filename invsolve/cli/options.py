@@ -1,0 +1,41 @@
+"""Argument types and the output-path check the subcommands share."""
+
+import argparse
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line (and exit 2) like every other input error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def window(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"window must be LOW,HIGH (e.g. -1000,1000), got {text!r}") from None
+    return lo, hi
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def braced(names) -> str:
+    """``{a,b,c}``: how argparse shows a choice, for options whose values are checked later."""
+    return "{" + ",".join(names) + "}"

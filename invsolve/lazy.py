@@ -1,0 +1,20 @@
+"""Package attributes that load their module on first use (PEP 562), so that importing a package,
+as the command line does before it parses its arguments, does not import torch and deepinv."""
+
+import importlib
+
+
+def lazy_exports(namespace: dict, exports: dict[str, str]):
+    """``__getattr__`` and ``__dir__`` for a package whose ``exports`` map names to their modules."""
+
+    def __getattr__(name: str):
+        if name not in exports:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(exports[name]), name)
+        namespace[name] = value  # later look-ups skip this function
+        return value
+
+    def __dir__():
+        return sorted(set(namespace) | set(exports))
+
+    return __getattr__, __dir__

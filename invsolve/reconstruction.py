@@ -1,0 +1,227 @@
+"""The whole job of ``invsolve reconstruct`` as one function: measurements in (simulated from a
+ground-truth image, or measured), a reconstruction and its report out.
+
+    result = reconstruct("ct8", prior="padis")      # the first test phantom, the bundled PaDIS prior
+    print(result.summary())                          # PSNR / SSIM of FBP and of the reconstruction
+    result.save(out="ct8.png", figure="ct8-figure.png")
+
+The command line, the README's example and ``benchmarks/main_job.py`` all run this function.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from invsolve.catalog import PRIOR_KINDS, SOURCE_FOR_DOMAIN
+from invsolve.data import get_source
+from invsolve.devices import resolve_device
+from invsolve.errors import InvsolveError
+from invsolve.figures import save_comparison
+from invsolve.io import check_output, read_image, read_measurement, write_image
+from invsolve.metrics import psnr, ssim
+from invsolve.operators import get_preset, make_operator
+from invsolve.priors import Prior, load
+from invsolve.solvers import get_solver, preferred_solver
+
+#: What ``Reconstruction.save`` writes: the reconstruction as an image or a raw array, the figure as PNG.
+OUTPUT_SUFFIXES = (".png", ".npy")
+FIGURE_SUFFIXES = (".png",)
+DEFAULT_IMAGE_SIZE = 128  # without a prior to say otherwise
+
+
+@dataclass
+class Reconstruction:
+    """A reconstruction (1, C, H, W), the baseline it is compared with, the ground truth where known,
+    and ``report``: metrics, NFEs, seconds, the settings used and the operator."""
+
+    image: torch.Tensor
+    baseline: torch.Tensor
+    truth: torch.Tensor | None
+    measurement: torch.Tensor
+    report: dict
+
+    @property
+    def method(self) -> str:
+        """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with."""
+        prior = self.report["prior"]
+        return self.report["solver"] if not prior else f"{self.report['solver']} + {prior_label(prior)}"
+
+    def save(self, out: str | os.PathLike | None = None, figure: str | os.PathLike | None = None) -> list[str]:
+        """Write the reconstruction (``out``: .png or .npy) and a ground truth | baseline | reconstruction
+        figure (``figure``: .png); returns the paths written."""
+        check_output(out, OUTPUT_SUFFIXES, "out")
+        check_output(figure, FIGURE_SUFFIXES, "figure")
+        if out is not None:
+            write_image(out, self.image[0])
+        if figure is not None:
+            save_comparison(
+                figure, self._panels(), title=f"{self.report['op']}: {get_preset(self.report['op']).summary}"
+            )
+        return [str(path) for path in (out, figure) if path is not None]
+
+    def _panels(self):
+        r = self.report
+
+        def title(name, p, s):
+            return name if p is None else f"{name}\nPSNR {p:.2f} dB  SSIM {s:.3f}"
+
+        panels = [] if self.truth is None else [("ground truth", self.truth[0])]
+        return [
+            *panels,
+            (title(r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), self.baseline[0]),
+            (title(self.method, r["psnr"], r["ssim"]), self.image[0]),
+        ]
+
+    def summary(self) -> str:
+        """The human-readable report ``invsolve reconstruct`` prints."""
+        r = self.report
+        lines = [
+            f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), "
+            f"noise {r['noise']:g})"
+        ]
+        rows = ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (self.method, r["psnr"], r["ssim"]))
+        width = max(20, *(len(name) for name, _, _ in rows))
+        for name, p, s in rows:
+            scores = "(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"
+            lines.append(f"  {name:<{width}} {scores}")
+        lines.append(
+            f"  {self.method} took {r['seconds']:.1f} s on {r['device']}" + (f", {r['nfe']} NFEs" if r["nfe"] else "")
+        )
+        return "\n".join(lines)
+
+
+def prior_label(prior: str | os.PathLike) -> str:
+    """``padis-ct`` for the bundled name or for ``.../padis-ct.safetensors``."""
+    return Path(prior).name.removesuffix(".safetensors")
+
+
+def resolve_prior_name(prior: str | os.PathLike, op: str) -> str:
+    """A prior argument as a bundled name or file: ``padis`` / ``whole`` name the bundled prior of the
+    operator's domain (``padis-ct`` for CT, ``whole-photo`` otherwise); anything else is kept."""
+    return f"{prior}-{get_preset(op).domain}" if prior in PRIOR_KINDS else str(prior)
+
+
+def reconstruct(
+    op: str,
+    *,
+    prior: str | os.PathLike | Prior | None = None,
+    solver: str | None = None,
+    image: str | os.PathLike | torch.Tensor | None = None,
+    measurement: str | os.PathLike | torch.Tensor | None = None,
+    image_size: int | None = None,
+    noise: float | None = None,
+    window: tuple[float, float] | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = False,
+    **settings,
+) -> Reconstruction:
+    """Reconstruct one image with operator preset ``op``.
+
+    ``prior``: "padis" or "whole" (the bundled prior of the operator's domain), a bundled name, a
+    prior file, or a ``Prior``; with one, ``solver`` defaults to the preset's preferred diffusion
+    solver, without one to ADMM-TV. ``image``: the ground truth to simulate measurements from (a file
+    or a (C, H, W) tensor in [0, 1]; default: the first test image of the built-in source of the
+    operator's domain). ``measurement``: measured data instead (a .npy file or a (C, ...) tensor; no
+    ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the
+    measurement-noise level (default the preset's). ``seed`` seeds the simulated noise and the solver.
+    ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...).
+    """
+    if image is not None and measurement is not None:
+        raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
+    preset = get_preset(op)
+    if solver is None:
+        solver = preferred_solver(op, with_prior=prior is not None)
+    method = get_solver(solver)
+    device = resolve_device(device)
+    prior_name = None
+    if prior is not None and not isinstance(prior, Prior):
+        prior_name = resolve_prior_name(prior, op)
+        prior = load(prior_name, device)
+    elif prior is not None:
+        prior_name = type(prior).__name__
+    if image_size is None:
+        image_size = prior.image_size if prior is not None else DEFAULT_IMAGE_SIZE
+    if image_size < 8:
+        raise InvsolveError(f"image_size must be at least 8, got {image_size}")
+
+    truth = None
+    if measurement is not None:
+        y, source_label = _measurement(measurement)
+        operator = make_operator(op, image_size, channels=y.shape[0], device=device, noise=noise)
+        y = y[None].to(device)
+        operator.check_measurement(y)
+    else:
+        truth, source_label = _ground_truth(image, preset, image_size, window)
+        operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise)
+        truth = truth[None].to(device)
+        y = operator.simulate(truth, torch.Generator().manual_seed(seed))
+
+    chosen = method.settings(operator, prior, **settings)  # a setting the solver does not take is an error
+    info, start = {}, time.perf_counter()
+    result = method(
+        operator, y, prior, info=info, generator=torch.Generator(device).manual_seed(seed), progress=progress, **chosen
+    )
+    seconds = time.perf_counter() - start
+    if not torch.isfinite(result).all():
+        raise InvsolveError(f"{solver} produced non-finite values; try other solver settings")
+    baseline = operator.baseline(y)
+    scores = {"psnr": None, "ssim": None, "baseline_psnr": None, "baseline_ssim": None}
+    if truth is not None:
+        scores = {
+            "psnr": psnr(result[0], truth[0]),
+            "ssim": ssim(result[0], truth[0]),
+            "baseline_psnr": psnr(baseline[0], truth[0]),
+            "baseline_ssim": ssim(baseline[0], truth[0]),
+        }
+    report = {
+        "op": op,
+        "solver": solver,
+        **scores,
+        "seconds": round(seconds, 3),
+        "nfe": info["nfe"],
+        "prior": prior_name,
+        "input": source_label,
+        "image_size": image_size,
+        "channels": operator.image_shape[0],
+        "noise": operator.noise_sigma,
+        "baseline": operator.baseline_name,
+        "seed": seed,
+        "device": str(device),
+        "settings": chosen,
+        "operator": operator.describe(),
+    }
+    return Reconstruction(result, baseline, truth, y, report)
+
+
+def _ground_truth(image, preset, image_size: int, window) -> tuple[torch.Tensor, str]:
+    """The (C, N, N) ground truth and a label saying where it came from."""
+    if image is None:
+        source = get_source(SOURCE_FOR_DOMAIN[preset.domain], "test", image_size, preset.channels)
+        return source[0], f"{source.name}:test:{source.label(0)}"
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3 or not torch.isfinite(image).all():
+            raise InvsolveError(f"image must be a finite (C, H, W) tensor, got shape {tuple(image.shape)}")
+        if image.shape[1:] != (image_size, image_size):
+            raise InvsolveError(
+                f"image is {image.shape[1]}x{image.shape[2]} but image_size is {image_size}; "
+                "resize it or pass a file (files are cropped and resized)"
+            )
+        return image.float(), "tensor"
+    return read_image(image, channels=preset.channels, image_size=image_size, window=window), str(image)
+
+
+def _measurement(measurement) -> tuple[torch.Tensor, str]:
+    """Measured data of one image as (C, ...) and a label."""
+    y = measurement if isinstance(measurement, torch.Tensor) else read_measurement(measurement)
+    label = "tensor" if isinstance(measurement, torch.Tensor) else str(measurement)
+    y = y[None] if y.dim() == 2 else y  # (m1, m2) -> one channel
+    if y.dim() != 3:
+        raise InvsolveError(
+            f"{label} has shape {tuple(y.shape)}; expected (C, ...) measurements of one image, "
+            "e.g. (views, bins) for CT"
+        )
+    return y.float(), label

@@ -1,0 +1,64 @@
+"""``invsolve.reconstruct``: the function behind ``invsolve reconstruct`` and the main job."""
+
+import json
+
+import pytest
+import torch
+
+from invsolve import InvsolveError, get_source, make_operator, psnr, reconstruct
+from invsolve.cli import main
+from invsolve.io import read_image
+
+FAST = {"image_size": 64, "iterations": 5}
+
+
+def test_the_command_line_reports_what_the_function_returns(capsys):
+    result = reconstruct("ct8", seed=3, **FAST)
+    assert main(["reconstruct", "--op", "ct8", "--image-size", "64", "--iterations", "5", "--seed", "3", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed.pop("out") is None and printed.pop("figure") is None
+    assert printed == {**result.report, "seconds": printed["seconds"]}
+    assert result.report["solver"] == "admm-tv" and result.report["settings"]["lam"] == 0.03
+    assert result.image.shape == result.truth.shape == (1, 1, 64, 64)
+    assert psnr(result.image[0], result.truth[0]) == result.report["psnr"] > result.report["baseline_psnr"]
+
+
+def test_a_tensor_image_and_a_tensor_measurement_work_like_files(tmp_path):
+    truth = get_source("photos", "test", 64)[1]
+    from_tensor = reconstruct("deblur", image=truth, seed=1, **FAST)
+    assert from_tensor.report["input"] == "tensor" and from_tensor.report["channels"] == 3
+    y = make_operator("deblur", 64, channels=3).simulate(truth[None], torch.Generator().manual_seed(1))
+    measured = reconstruct("deblur", measurement=y[0], **FAST)
+    assert torch.equal(measured.image, from_tensor.image)  # the same data, the same reconstruction
+    assert measured.truth is None and measured.report["psnr"] is None
+
+
+def test_save_writes_the_image_and_the_figure(tmp_path):
+    result = reconstruct("sr4", solver="baseline", image_size=64)
+    written = result.save(tmp_path / "r.png", tmp_path / "f.png")
+    assert written == [str(tmp_path / "r.png"), str(tmp_path / "f.png")]
+    assert read_image(tmp_path / "r.png").shape == (3, 64, 64) and read_image(tmp_path / "f.png").shape[0] == 3
+    assert "nearest upsampling" in result.summary() and "PSNR" in result.summary()
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (dict(image_size=4), "image_size must be at least 8"),
+        (dict(image=torch.zeros(1, 64, 64), measurement=torch.zeros(1, 8, 128)), "not both"),
+        (dict(image=torch.zeros(1, 32, 32), image_size=64), "image_size is 64"),
+        (dict(solver="dps"), "needs a prior"),
+        (dict(zeta=1.0), "no setting zeta"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_python_parameter(call, message):
+    with pytest.raises(InvsolveError, match=message) as error:
+        reconstruct("ct8", **call)
+    assert "--" not in str(error.value)
+
+
+def test_save_refuses_a_bad_name_before_writing(tmp_path):
+    result = reconstruct("sr4", solver="baseline", image_size=64)
+    with pytest.raises(InvsolveError, match=r"out .*must end in \.png or \.npy"):
+        result.save(tmp_path / "r.jpg")
+    assert not list(tmp_path.iterdir())
