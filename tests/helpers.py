@@ -48,3 +48,13 @@ def train_tiny(out, duration="320", **changes):
     return train(
         TrainingConfig(out=str(out), duration=duration, command="test", **(TINY_RUN | changes)), progress=False
     )
+
+
+def tiny_train_flags(**changes) -> list[str]:
+    """``TINY_RUN`` (with ``changes``) as ``invsolve train`` flags, for the command-line tests."""
+    settings = TINY_RUN | changes
+    flags = []
+    for key in ("net", "image_size", "patch_sizes", "patch_probs", "max_images", "batch"):
+        value = settings[key]
+        flags += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    return flags

@@ -122,3 +122,17 @@ def test_the_console_command_prints_no_traceback(bad_files, args):
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_another_noise_level_runs_the_generic_settings_with_a_one_line_notice(capsys):
+    args = ["reconstruct", "--op", "deblur", "--noise", "0.05", *FAST, "--lam", "0.003", "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["settings"]["rho_factor"] == 10.0  # the generic factor, not deblur's 3
+    assert captured.err.splitlines() == [
+        "invsolve: notice: this deblur operator differs from the deblur preset (noise 0.05 instead of 0.01): "
+        "admm-tv uses its generic settings, not those tuned for deblur"
+    ]
+    assert main([*args, "--rho-factor", "3"]) == 0  # every tuned value given: nothing to say
+    captured = capsys.readouterr()
+    assert captured.err == "" and json.loads(captured.out)["settings"]["rho_factor"] == 3.0

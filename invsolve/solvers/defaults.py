@@ -12,6 +12,7 @@ Every tuned value was chosen on the validation split (``invsolve bench tune``), 
 import warnings
 from dataclasses import dataclass
 
+from invsolve.catalog import PRIOR_KINDS
 from invsolve.errors import GenericSettingsNotice
 from invsolve.operators.presets import preset_differences
 
@@ -47,7 +48,7 @@ class Tuned:
 #: Tuned with padis-ct / padis-photo; the whole-image priors run the same values, so the two compare
 #: like for like in the mini benchmark.
 _DPS_BUNDLED = {"steps": 100, "inner": 2, "sigma_max": 2.0}
-_LEARNED = ("padis", "whole")
+_LEARNED = PRIOR_KINDS  # tuned with the PaDIS prior, shared with the whole-image one
 _DPS_LOG = "docs/logs/tuning/padis-tuning-128.txt"
 _DIFFPIR_LOG = "docs/logs/tuning/diffpir-tuning-128.txt"
 _ADMM_LOG = "docs/logs/tuning/admm-tv-tuning-128.txt"

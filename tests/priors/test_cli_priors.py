@@ -9,21 +9,9 @@ from invsolve.cli import main
 from invsolve.operators import make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
+from tests.helpers import tiny_train_flags
 
-TINY = [
-    "--net",
-    "tiny",
-    "--image-size",
-    "64",
-    "--patch-sizes",
-    "16,8",
-    "--patch-probs",
-    "0.6,0.4",
-    "--max-images",
-    "4",
-    "--batch",
-    "4",
-]
+TINY = tiny_train_flags(max_images=4, batch=4)
 
 
 def run(args) -> int:

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from invsolve.errors import InvsolveError
 from invsolve.priors import TrainingConfig, load, parse_duration, read_checkpoint, train
-from tests.helpers import TINY_RUN, train_tiny
+from tests.helpers import TINY_RUN, tiny_train_flags, train_tiny
 
 
 def losses(log_path):
@@ -93,18 +93,7 @@ def test_two_process_gloo_ddp_run_ends_with_identical_replicas(tmp_path):
         "-m",
         "invsolve",
         "train",
-        "--net",
-        "tiny",
-        "--image-size",
-        "64",
-        "--patch-sizes",
-        "16,8",
-        "--patch-probs",
-        "0.6,0.4",
-        "--max-images",
-        "8",
-        "--batch",
-        "8",
+        *tiny_train_flags(),
         "--duration",
         "160",
         "--device",
