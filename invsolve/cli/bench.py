@@ -84,6 +84,11 @@ def run(args, argv) -> int:
         print(f"{chosen['pending']} cells are still running on other ranks; the last rank writes {out}/tuned.toml")
         return 0
     for row in chosen["table"]:
-        print("  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        print("  ".join(f"{k} {_shown(k, v)}" for k, v in row.items()))
     print(chosen["toml"] + f"(written to {out}/tuned.toml)")
     return 0
+
+
+def _shown(key: str, value) -> str:
+    """Scores to three decimals; settings as given (``lam 3e-05``, not ``lam 0.000``)."""
+    return f"{value:.3f}" if key in ("psnr", "ssim") else f"{value:g}" if isinstance(value, float) else str(value)

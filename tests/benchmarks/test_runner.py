@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -159,6 +160,14 @@ def test_tune_scans_the_validation_split_and_writes_the_choice(suite_file, tmp_p
     results = read_results(tmp_path / "tune")
     assert {r["split"] for r in results.values()} == {"validation"} and len(results) == 2 * 2
     assert "[methods.admm-tv.task_settings.ct8]\nlam = " in (tmp_path / "tune" / "tuned.toml").read_text()
+
+
+def test_the_tune_command_prints_each_setting_as_given(suite_file, tmp_path, capsys):
+    args = ["bench", "tune", str(suite_file), "--method", "admm-tv", "--tasks", "ct8", "--out", str(tmp_path / "t")]
+    assert cli([*args, "--param", "lam=3e-05,0.001", "--param", "rho_factor=300"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("task ")]
+    assert [row.split("  ")[1:3] for row in rows] == [["lam 3e-05", "rho_factor 300"], ["lam 0.001", "rho_factor 300"]]
+    assert all(re.search(r"psnr \d+\.\d{3}  ssim 0\.\d{3}$", row) for row in rows)
 
 
 @pytest.mark.parametrize(
