@@ -9,7 +9,7 @@ for seeded measurements ``y = A x + noise``.
 
 A plain deepinv ``LinearPhysics`` has only ``A``, ``A_adjoint``, ``A_dagger`` and a noise model;
 ``baseline``, ``noise_level``, ``image_channels`` and ``check_measurement`` below give every
-physics the same face.
+physics the same face, using what an operator has (ours, or any class with the same members).
 """
 
 import math
@@ -100,18 +100,19 @@ def baseline(physics, y: torch.Tensor) -> torch.Tensor:
     """The classical reconstruction solvers start from: ours define one (FBP, ...); for deepinv's
     physics it is the pseudo-inverse. Clamped to [0, 1], the range of images."""
     with torch.no_grad():
-        start = physics.baseline(y) if isinstance(physics, OperatorMixin) else physics.A_dagger(y)
+        start = physics.baseline(y) if hasattr(physics, "baseline") else physics.A_dagger(y)
     return start.clamp(0, 1)
 
 
 def image_channels(physics) -> int | None:
     """The channel count of the operator's images, where it says (ours do; deepinv's need not)."""
-    return physics.image_shape[0] if isinstance(physics, OperatorMixin) else None
+    shape = getattr(physics, "image_shape", None)
+    return shape[0] if shape else None
 
 
 def check_measurement(physics, y: torch.Tensor) -> None:
     """Refuse a measurement of the wrong shape (where the operator knows its shape) or with NaN/Inf."""
-    if isinstance(physics, OperatorMixin):
+    if hasattr(physics, "check_measurement"):
         physics.check_measurement(y)
     elif not torch.isfinite(y).all():
         raise InvsolveError("the measurement contains NaN or Inf values; clean the data first")

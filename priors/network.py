@@ -12,8 +12,8 @@ from invsolve.errors import InvsolveError
 
 SIGMA_DATA = 0.5
 
-#: Named network sizes: ``tiny`` for tests, ``small`` for CPU training in about an hour (the facts
-#: sheet's 1.2 M-weight prototype), ``paper`` for GPUs (EDM's DDPM++ as PaDIS used it, about 56 M).
+#: Named network sizes: ``tiny`` for tests, ``small`` for CPU training in about an hour (about 1.2 M
+#: weights), ``paper`` for GPUs (EDM's DDPM++ as PaDIS used it, about 56 M).
 NETWORK_SIZES = {
     "tiny": dict(model_channels=32, channel_mult=(1,), num_blocks=1, attn_resolutions=(), dropout=0.0),
     "small": dict(model_channels=32, channel_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(), dropout=0.0),

@@ -1,4 +1,4 @@
-"""The PaDIS patch partition of a zero-padded image (paper section 3.2, facts sheet section 2).
+"""The PaDIS patch partition of a zero-padded image (paper section 3.2).
 
 An N x N image is zero-padded by ``pad`` on every side. One evaluation draws a shift (a, b), each
 uniform in {0, ..., pad - 1}, and tiles the padded image from (a, b) with a ``per_side`` x
