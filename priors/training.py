@@ -27,6 +27,7 @@ from invsolve.catalog import PRIOR_KINDS, SIGMA_MAX, SIGMA_MIN
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
+from invsolve.io import check_output
 from invsolve.priors.checkpoint import read_checkpoint, write_checkpoint
 from invsolve.priors.network import SIGMA_DATA, EDMNetwork
 from invsolve.priors.patches import default_pad
@@ -54,12 +55,9 @@ RESUME_MUST_MATCH = (
 
 
 def companion_paths(out: str | os.PathLike) -> tuple[Path, Path, Path]:
-    """(prior file, training-state file, loss log) for ``--out``."""
+    """(prior file, training-state file, loss log) for ``out``, after checking it can be written."""
+    check_output(out, (".safetensors",), "out")
     out = Path(out)
-    if out.suffix != ".safetensors":
-        raise InvsolveError(f"out must end in .safetensors, got {out.name}")
-    if not out.parent.is_dir():
-        raise InvsolveError(f"out {out}: folder {out.parent} does not exist")
     return out, out.with_name(out.stem + ".state.safetensors"), out.with_name(out.stem + ".log.csv")
 
 
