@@ -12,7 +12,7 @@ DOMAINS = ("ct", "photo")
 
 #: Built-in solvers: the two classical ones, then the diffusion posterior samplers.
 CLASSICAL_SOLVERS = ("baseline", "admm-tv")
-DIFFUSION_SOLVERS = ("dps", "langevin", "pc", "ddnm", "diffpir")
+DIFFUSION_SOLVERS = ("dps", "langevin", "pc", "ddnm", "diffpir", "dds")
 SOLVER_NAMES = CLASSICAL_SOLVERS + DIFFUSION_SOLVERS
 
 #: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.

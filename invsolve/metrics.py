@@ -1,4 +1,5 @@
-"""PSNR and SSIM exactly as scikit-image computes them, on [0, 1]-clamped images, data range 1.
+"""PSNR and SSIM exactly as scikit-image computes them, on [0, 1]-clamped images, data range 1,
+and a seam score for the patch boundaries a patch prior can leave.
 
 SSIM uses scikit-image's defaults (7x7 uniform window, no Gaussian weighting); colour images are
 compared with ``channel_axis`` (SSIM averaged over channels). deepinv's metrics give different
@@ -22,6 +23,38 @@ def ssim(x: torch.Tensor, reference: torch.Tensor) -> float | list[float]:
         if a.shape[0] == 1:
             return structural_similarity(r[0], a[0], data_range=1.0)
         return structural_similarity(r, a, data_range=1.0, channel_axis=0)
+
+    return _per_image(one, x, reference)
+
+
+def seam_score(x: torch.Tensor, reference: torch.Tensor, period: int) -> float | list[float]:
+    """How strongly the error's jumps between neighbouring pixels line up on a lattice of rows or
+    columns ``period`` apart, as the boundaries of a grid of ``period``-pixel patches would.
+
+    Per axis: the jump across boundary k is the median over the line of |e[k] - e[k-1]|
+    (e = x - reference; the median, because a seam runs the whole line while the image's own edges
+    cross it in a few places), divided by the mean jump of its two neighbouring boundaries (the
+    image's content changes slowly from line to line); the largest mean of these ratios over the
+    boundaries of one residue k mod ``period`` is the axis's score, and the result is the average of
+    the two axes. Without seams it is near 1 (a little above, since it takes a maximum
+    of noisy means); a fixed patch grid, whose seams sit on one residue, scores clearly higher. The
+    lattice may sit at any offset, so seams of a randomly shifted grid count too where one shift
+    dominates the result (the paper's appendix A.7).
+    """
+    if period < 2:
+        raise ValueError(f"the seam period must be at least 2 pixels, got {period}")
+
+    def one(a: np.ndarray, r: np.ndarray) -> float:
+        error = a - r
+        scores = []
+        for axis in (-1, -2):
+            jumps = np.moveaxis(np.abs(np.diff(error, axis=axis)), axis, 0)  # (boundaries, ...)
+            per_boundary = np.median(jumps.reshape(jumps.shape[0], -1), axis=1)
+            # against the neighbouring boundaries: the image's content changes slowly from line to line
+            contrast = per_boundary[1:-1] / np.maximum((per_boundary[:-2] + per_boundary[2:]) / 2, 1e-12)
+            residues = np.arange(2, contrast.size + 2) % period  # boundary k lies before pixel k
+            scores.append(max(contrast[residues == k].mean() for k in range(period) if (residues == k).any()))
+        return float(np.mean(scores))
 
     return _per_image(one, x, reference)
 

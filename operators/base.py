@@ -8,14 +8,14 @@ from its deepinv noise model, so ``set_noise_model`` changes it) and ``simulate(
 for seeded measurements ``y = A x + noise``.
 
 A plain deepinv ``LinearPhysics`` has only ``A``, ``A_adjoint``, ``A_dagger`` and a noise model;
-``baseline``, ``noise_level``, ``image_channels`` and ``check_measurement`` below give every
+``baseline``, ``noise_level``, ``image_channels``, ``has_closed_form_prox`` and ``check_measurement`` below give every
 physics the same face, using what an operator has (ours, or any class with the same members).
 """
 
 import math
 
 import torch
-from deepinv.physics import GaussianNoise, ZeroNoise
+from deepinv.physics import DecomposablePhysics, GaussianNoise, ZeroNoise
 
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
@@ -37,6 +37,7 @@ class OperatorMixin:
 
     name: str
     baseline_name: str  # what baseline() is, for figures and reports
+    closed_form_prox: bool = False  # prox_l2 is exact in closed form (no iterative solve)
     image_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
 
@@ -102,6 +103,13 @@ def baseline(physics, y: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         start = physics.baseline(y) if hasattr(physics, "baseline") else physics.A_dagger(y)
     return start.clamp(0, 1)
+
+
+def has_closed_form_prox(physics) -> bool:
+    """Whether ``physics.prox_l2`` is exact in closed form: operators that say so (blur by FFT,
+    subsampling) and deepinv's ``DecomposablePhysics`` (diagonal in a known basis). Otherwise a
+    solver runs its own conjugate gradients."""
+    return getattr(physics, "closed_form_prox", isinstance(physics, DecomposablePhysics))
 
 
 def image_channels(physics) -> int | None:

@@ -14,6 +14,8 @@ from invsolve.operators.base import OperatorMixin, noise_model_for
 class BoxBlur(OperatorMixin, BlurFFT):
     """``y = k * x`` with a k x k uniform kernel centred on each pixel. Baseline: the blurred image."""
 
+    closed_form_prox = True  # deepinv's prox_l2 divides in Fourier space
+
     def __init__(
         self,
         image_size: int,

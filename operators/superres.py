@@ -14,6 +14,8 @@ from invsolve.operators.base import OperatorMixin, noise_model_for
 class NearestSubsampling(OperatorMixin, Downsampling):
     """Keep every f-th pixel. Baseline: nearest-neighbour upsampling (each sample fills its f x f block)."""
 
+    closed_form_prox = True  # prox_l2 below
+
     def __init__(
         self,
         image_size: int,

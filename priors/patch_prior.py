@@ -21,6 +21,12 @@ class PatchPrior(Prior):
     fresh N(0, sigma^2) noise, which is what a noisy zero-padded image holds there (training adds
     noise to the whole patch, border included).
 
+    ``shifts`` > 1 averages the assembled denoiser over that many independent shifts: the same
+    expectation over shifts as the paper's eq. 4 (so the same prior), with less variance, which
+    hides the seams one shift leaves when a sampler takes few steps (the paper's appendix A.7). It
+    costs ``shifts`` network passes per evaluation; ``shifts_below`` limits it to the noise levels
+    at or below that sigma, where the seams are made.
+
     ``max_batch`` bounds the patches per network call (and, under autograd, the activations held at
     once, through checkpointing) so memory stays flat as images grow. Ablations:
     ``random_shift=False`` keeps one fixed grid (the seams of naive patch assembly);
@@ -38,6 +44,8 @@ class PatchPrior(Prior):
         *,
         random_shift: bool = True,
         positional_encoding: bool = True,
+        shifts: int = 1,
+        shifts_below: float | None = None,
         max_batch: int | None = None,
         sigma_min: float = SIGMA_MIN,
         sigma_max: float = SIGMA_MAX,
@@ -49,11 +57,14 @@ class PatchPrior(Prior):
             )
         if positional_encoding and not network.positional:
             raise InvsolveError("this network was trained without position channels; positional_encoding must be False")
+        if shifts < 1 or (shifts > 1 and not random_shift):
+            raise InvsolveError(f"shifts must be at least 1 and needs the random shift, got {shifts}")
         if max_batch is not None and max_batch < 1:
             raise InvsolveError(f"max_batch must be at least 1, got {max_batch}")
         self.network, self.patch_size, self.pad = network, patch_size, pad
         self.channels, self.image_size = network.channels, image_size
         self.random_shift, self.positional_encoding, self.max_batch = random_shift, positional_encoding, max_batch
+        self.shifts, self.shifts_below = shifts, shifts_below
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
         self.grid(image_size)  # refuse an impossible pad now, not at the first evaluation
 
@@ -65,6 +76,11 @@ class PatchPrior(Prior):
         self.check_image(x)
         if x.shape[-1] != x.shape[-2]:
             raise InvsolveError(f"PatchPrior works on square images, got {x.shape[-2]}x{x.shape[-1]}")
+        averaged = self.shifts_below is None or bool(sigma.max() <= self.shifts_below)
+        shifts = self.shifts if averaged else 1
+        return sum(self._denoise_on_one_grid(x, sigma, generator) for _ in range(shifts)) / shifts
+
+    def _denoise_on_one_grid(self, x, sigma, generator):
         grid = self.grid(x.shape[-1])
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
@@ -98,6 +114,13 @@ class PatchPrior(Prior):
         return (
             f"PatchPrior (PaDIS): {self.channels} channel(s), {self.patch_size}px patches, pad {grid.pad}, "
             f"{grid.count} patches per {self.image_size}px image, "
-            f"{'random' if self.random_shift else 'fixed'} grid, "
+            f"{'random' if self.random_shift else 'fixed'} grid"
+            f"{self._shift_averaging()}, "
             f"position channels {'on' if self.positional_encoding else 'off'}"
         )
+
+    def _shift_averaging(self) -> str:
+        if self.shifts == 1:
+            return ""
+        below = "" if self.shifts_below is None else f" at sigma <= {self.shifts_below:g}"
+        return f" averaged over {self.shifts} shifts{below}"

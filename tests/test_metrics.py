@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from invsolve.metrics import psnr, ssim
+from invsolve.metrics import psnr, seam_score, ssim
 
 
 def test_gray_metrics_equal_scikit_image(generator):
@@ -33,3 +33,18 @@ def test_values_are_clamped_to_unit_range_and_batches_give_lists(generator):
     assert len(ssim(outside, ref)) == 2
     with pytest.raises(ValueError, match="same shape"):
         psnr(ref, ref[0])
+
+
+def test_seam_score_flags_a_patch_lattice_at_any_offset_and_not_plain_noise(generator):
+    """Errors that jump on the boundaries of 16 px blocks (as a fixed patch grid leaves) score far
+    above white noise; an image's own edges, which cross a line in a few places, do not count."""
+    truth = torch.rand(1, 64, 64, generator=generator)
+    noisy = truth + 0.05 * torch.randn(truth.shape, generator=generator)
+    offsets = 0.1 * torch.randn(1, 5, 5, generator=generator)
+    lattice = offsets.repeat_interleave(16, 1).repeat_interleave(16, 2)[:, 5:69, 9:73]  # boundaries at 11, 7 mod 16
+    edges = noisy.clone()
+    edges[:, 20:24, 10:30] += 0.5  # a short bar: its edges cross each line in a few places
+    scores = [seam_score(x, truth, 16) for x in (noisy, edges, noisy + lattice)]
+    assert scores[0] < 1.25 and scores[1] < 1.25 and scores[2] > 1.5
+    with pytest.raises(ValueError, match="at least 2"):
+        seam_score(noisy, truth, 1)

@@ -12,12 +12,14 @@ SETTINGS = (
     "rho",
     "rho_factor",
     "iterations",
+    "cg_iterations",
     "tv",
     "steps",
     "inner",
     "zeta",
     "snr",
     "xi",
+    "gamma",
     "sigma_max",
     "sigma_min",
     "schedule",
@@ -90,19 +92,27 @@ def add_parser(commands) -> None:
     tv.add_argument("--rho-factor", type=float, help="ADMM penalty rho as a multiple of lam")
     tv.add_argument("--rho", type=float, help="ADMM penalty rho (default: rho-factor x lam)")
     tv.add_argument("--iterations", type=int, help="ADMM iterations")
+    tv.add_argument(
+        "--cg-iterations", type=int, help="conjugate-gradient steps per ADMM iteration (default 3) or per dds level"
+    )
     tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
-    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm, diffpir)")
+    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm, diffpir, dds)")
     diffusion.add_argument("--steps", type=int, help="noise levels (default 100)")
     diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1; diffpir has none)")
     diffusion.add_argument("--zeta", type=float, help="data step size (dps, langevin, pc)")
     diffusion.add_argument("--snr", type=float, help="pc corrector signal-to-noise ratio (default 0.16)")
     diffusion.add_argument(
-        "--xi", type=float, help="diffpir: share of fresh noise per level, 0 to 1 (default: tuned per preset, else 0.1)"
+        "--xi", type=float, help="diffpir, dds: share of fresh noise per level, 0 to 1 (default: tuned per preset)"
+    )
+    diffusion.add_argument(
+        "--gamma", type=float, help="dds: weight on staying near the denoised image in the data step (0: DDS's CG form)"
     )
     diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
     diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
     diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
-    diffusion.add_argument("--start", choices=DPS_STARTS, help="dps: start from the baseline (default) or from noise")
+    diffusion.add_argument(
+        "--start", choices=DPS_STARTS, help="dps, dds: start from the baseline (default) or from noise"
+    )
 
 
 def run(args, argv) -> int:

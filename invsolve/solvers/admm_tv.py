@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.errors import InvsolveError
+from invsolve.linalg import conjugate_gradient
 from invsolve.operators import base as physics
 from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.registry import Solver, register
@@ -50,26 +51,6 @@ def _shrink(v: torch.Tensor, threshold: float, tv: str) -> torch.Tensor:
         return v.sign() * (v.abs() - threshold).clamp_min(0)
     magnitude = v.norm(dim=2, keepdim=True)
     return v * (1 - threshold / magnitude.clamp_min(1e-12)).clamp_min(0)
-
-
-def _batch_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a * b).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
-
-
-def conjugate_gradient(apply, rhs: torch.Tensor, x: torch.Tensor, iterations: int) -> torch.Tensor:
-    """A few CG steps on apply(x) = rhs, one independent system per batch element."""
-    r = rhs - apply(x)
-    p = r.clone()
-    rr = _batch_dot(r, r)
-    for _ in range(iterations):
-        ap = apply(p)
-        alpha = rr / _batch_dot(p, ap).clamp_min(1e-30)
-        x = x + alpha * p
-        r = r - alpha * ap
-        rr_new = _batch_dot(r, r)
-        p = r + (rr_new / rr.clamp_min(1e-30)) * p
-        rr = rr_new
-    return x
 
 
 def admm_tv(

@@ -17,7 +17,8 @@ from invsolve.errors import GenericSettingsNotice
 from invsolve.operators.presets import preset_differences
 
 #: Settings before any tuning: the reference code's CT-20 values for the Langevin family (100
-#: levels x 10, zeta 0.3, snr 0.16), deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi);
+#: levels x 10, zeta 0.3, snr 0.16), deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi), DDS
+#: in its Krylov form (gamma 0) with 3 CG steps per level and fresh noise (Chung et al. 2024);
 #: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam has no generic value: the TV
 #: weight depends on the scale of the data, so an untuned operator needs it passed.
 DIFFUSION_COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
@@ -29,6 +30,7 @@ GENERIC = {
     "pc": DIFFUSION_COMMON | {"steps": 100, "inner": 1, "zeta": 0.3, "snr": 0.16},
     "ddnm": DIFFUSION_COMMON | {"steps": 100, "inner": 10},
     "diffpir": DIFFUSION_COMMON | {"steps": 100, "lam": 7.0, "xi": 0.1},
+    "dds": DIFFUSION_COMMON | {"steps": 50, "cg_iterations": 3, "gamma": 0.0, "xi": 1.0, "start": "baseline"},
 }
 
 

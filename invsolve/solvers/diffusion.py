@@ -1,6 +1,6 @@
 """Diffusion posterior samplers (VE convention, images in [0, 1]), each as its pseudocode.
 
-All five walk one ``NoiseSchedule`` through the shared ``diffusion_loop`` and call the prior
+All six walk one ``NoiseSchedule`` through the shared ``diffusion_loop`` and call the prior
 through ``CountedPrior`` (NFEs). Norms and step sizes are per image, never across the batch, so a
 batch is a set of independent reconstructions.
 
@@ -23,6 +23,12 @@ batch is a set of independent reconstructions.
   No gradient goes through the prior, and the data step is solved, not stepped: blur and
   subsampling have it in closed form, where DPS's gradient step hardly reaches the frequencies the
   operator damps.
+- ``dds``: the Decomposed Diffusion Sampler (Chung, Lee and Ye, ICLR 2024). Per noise level, a few
+  conjugate-gradient steps on the data from the denoised image, then a DDIM-style step to the next:
+    x0 = CG_k on (A^T A + gamma I) u = A^T y + gamma D(x, sigma), started at D(x, sigma)
+    x <- x0 + sigma' (sqrt(1 - xi) (x - D(x, sigma)) / sigma + sqrt(xi) z)
+  gamma = 0 is DDS's Krylov form (k small: the iterates stay near the denoised image); gamma > 0 a
+  proximal step, solved in closed form where the operator has one. Forward passes only.
 """
 
 import math
@@ -32,6 +38,7 @@ import torch
 from invsolve.catalog import DPS_STARTS
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
+from invsolve.linalg import regularised_least_squares
 from invsolve.operators import base as physics
 from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
@@ -244,17 +251,76 @@ def diffpir(
 
     def step(x, sigma, next_sigma, final):
         nonlocal estimate
-        with torch.no_grad():
-            denoised = counted.denoise(x, sigma, generator)
-            estimate = operator.prox_l2(denoised, y, sigma**2 / (lam * sigma_y**2))  # gamma = 1 / rho
-            predicted_noise = (x - estimate) / sigma
-            fresh_noise = seeded_normal(x.shape, generator, x)
-            return estimate + next_sigma * (math.sqrt(1 - xi) * predicted_noise + math.sqrt(xi) * fresh_noise)
+        denoised = counted.denoise(x, sigma, generator)
+        estimate = operator.prox_l2(denoised, y, sigma**2 / (lam * sigma_y**2))  # gamma = 1 / rho
+        return _renoise(estimate, (x - estimate) / sigma, next_sigma, xi, generator)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = physics.baseline(operator, y) + levels.sigma_max * _start_noise(operator, y, generator)
-    diffusion_loop(start, levels, 1, step, name="DiffPIR", progress=progress, callback=callback)
+    with torch.inference_mode():
+        start = physics.baseline(operator, y) + levels.sigma_max * _start_noise(operator, y, generator)
+        diffusion_loop(start, levels, 1, step, name="DiffPIR", progress=progress, callback=callback)
     return _finish(estimate, counted, info)
+
+
+def dds(
+    operator,
+    y,
+    prior,
+    *,
+    generator=None,
+    progress=False,
+    callback=None,
+    info=None,
+    steps,
+    cg_iterations,
+    gamma,
+    xi,
+    sigma_max,
+    sigma_min,
+    schedule,
+    start,
+):
+    """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
+    on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
+    baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
+    if start not in DPS_STARTS:
+        raise InvsolveError(f"dds start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
+    if not 0 <= xi <= 1:
+        raise InvsolveError(f"dds xi (the share of fresh noise) must lie in [0, 1], got {xi}")
+    if gamma < 0 or cg_iterations < 0:
+        raise InvsolveError(f"dds needs gamma >= 0 and cg_iterations >= 0, got {gamma} and {cg_iterations}")
+    if gamma == 0 and cg_iterations == 0:
+        raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
+    counted = CountedPrior(prior)
+    estimate = None
+
+    def step(x, sigma, next_sigma, final):
+        nonlocal estimate
+        denoised = counted.denoise(x, sigma, generator)
+        estimate = data_consistent(operator, y, denoised, gamma, cg_iterations)
+        return _renoise(estimate, (x - denoised) / sigma, next_sigma, xi, generator)
+
+    levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
+    with torch.inference_mode():
+        noise = levels.sigma_max * _start_noise(operator, y, generator)
+        initial = physics.baseline(operator, y) + noise if start == "baseline" else noise
+        diffusion_loop(initial, levels, 1, step, name="DDS", progress=progress, callback=callback)
+    return _finish(estimate, counted, info)
+
+
+def data_consistent(operator, y, anchor, gamma, cg_iterations):
+    """DDS's data step: min_u ||A u - y||^2 + gamma ||u - anchor||^2, in closed form where the
+    operator has one and gamma > 0, else ``cg_iterations`` CG steps from ``anchor``."""
+    if gamma > 0 and physics.has_closed_form_prox(operator):
+        return operator.prox_l2(anchor, y, 1 / gamma)
+    return regularised_least_squares(operator, y, anchor, gamma, cg_iterations)
+
+
+def _renoise(estimate, predicted_noise, next_sigma, xi, generator):
+    """Move a clean estimate to noise level ``next_sigma``: a share ``xi`` of the noise variance fresh,
+    the rest along the noise the sampler predicted (DDIM's eta, DiffPIR's zeta)."""
+    fresh_noise = seeded_normal(estimate.shape, generator, estimate)
+    return estimate + next_sigma * (math.sqrt(1 - xi) * predicted_noise + math.sqrt(xi) * fresh_noise)
 
 
 def _start_noise(operator, y, generator):
@@ -275,5 +341,6 @@ for _name, _run, _summary in (
     ("pc", pc, "predictor-corrector: reverse-VE predictor, Langevin corrector, data step"),
     ("ddnm", ddnm, "VE-DDNM: null-space projection with A_dagger"),
     ("diffpir", diffpir, "DiffPIR: exact proximal data step on the denoised image, then re-noise"),
+    ("dds", dds, "DDS: conjugate gradients on the data from the denoised image, then re-noise"),
 ):
     register(Solver(_name, _run, generic=GENERIC[_name], needs_prior=True, summary=_summary))

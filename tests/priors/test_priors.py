@@ -63,6 +63,22 @@ def test_fixed_grid_is_deterministic_and_random_shift_is_not():
     assert any(not torch.allclose(outputs[0], other, atol=1e-3) for other in outputs[1:])
 
 
+def test_averaging_over_shifts_is_the_mean_of_single_shift_evaluations():
+    """shifts=K draws K grids from the generator in turn and averages; shifts_below keeps one grid
+    above that sigma. Both are the same expectation over shifts as one grid (the paper's eq. 4)."""
+    image = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    one = PatchPrior(AnalyticPatchDenoiser(), 32, 8)
+    generator = torch.Generator().manual_seed(5)
+    singles = [one(image, 0.5, generator=generator) for _ in range(3)]
+    averaged = PatchPrior(AnalyticPatchDenoiser(), 32, 8, shifts=3)
+    assert torch.allclose(averaged(image, 0.5, generator=torch.Generator().manual_seed(5)), sum(singles) / 3, atol=1e-6)
+    late = PatchPrior(AnalyticPatchDenoiser(), 32, 8, shifts=3, shifts_below=0.1)
+    assert torch.equal(late(image, 0.5, generator=torch.Generator().manual_seed(5)), singles[0])
+    assert "averaged over 3 shifts at sigma <= 0.1" in late.describe()
+    with pytest.raises(InvsolveError, match="needs the random shift"):
+        PatchPrior(AnalyticPatchDenoiser(), 32, 8, shifts=2, random_shift=False)
+
+
 @pytest.fixture(scope="module")
 def tiny_network():
     torch.manual_seed(0)

@@ -8,7 +8,7 @@ import torch
 from invsolve.errors import InvsolveError
 from invsolve.operators import make_operator
 from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior
-from invsolve.solvers import get_solver
+from invsolve.solvers import diffusion, get_solver
 
 SIZE, SAMPLES, NOISE = 8, 64, 0.05
 
@@ -82,6 +82,77 @@ def test_diffpir_refuses_settings_outside_their_range(gaussian_problem):
         get_solver("diffpir")(op, y, prior, steps=5, lam=0.0)
 
 
+@pytest.fixture(scope="module")
+def inpainting_problem():
+    """Noiseless 4x subsampling of a 16 px Gaussian image: the exact posterior is the Gaussian
+    conditioned on the kept pixels (mean and standard deviations of the pixels it leaves unknown)."""
+    size = 16
+    prior = GaussianPrior(size, mean=0.5, std=0.2, correlation_length=1.5)
+    op = make_operator("sr4", size, channels=1, noise=0.0)
+    y = op.A(prior.sample(1, torch.Generator().manual_seed(1)).clamp(0, 1))  # outputs are clamped too
+    A = op.A(torch.eye(size * size).reshape(-1, 1, size, size)).reshape(size * size, -1).T.double()
+    cov, mean = prior.covariance(), torch.full((size * size,), 0.5, dtype=torch.float64)
+    gain = cov @ A.T @ torch.linalg.inv(A @ cov @ A.T)
+    post_mean = mean + gain @ (y.reshape(-1).double() - A @ mean)
+    post_sd = (cov - gain @ A @ cov).diagonal().clamp_min(0).sqrt()
+    return prior, op, y, post_mean, post_sd
+
+
+def dds_errors(problem):
+    """DDS from 64 seeds: the mean over unknown pixels of |sample mean - posterior mean| / posterior sd,
+    and the relative data misfit ||A x - y|| / ||y||."""
+    prior, op, y, post_mean, post_sd = problem
+    ys = y.repeat(SAMPLES, 1, 1, 1)
+    x = get_solver("dds")(op, ys, prior, generator=torch.Generator().manual_seed(3), steps=50, cg_iterations=1)
+    unknown = post_sd > 1e-3
+    bias = ((x.reshape(SAMPLES, -1).double().mean(0) - post_mean) / post_sd)[unknown].abs().mean().item()
+    return bias, ((op.A(x) - ys).norm() / ys.norm()).item()
+
+
+# DDS is not an exact posterior sampler (where A^T A is a mask, its CG step replaces the kept pixels
+# and leaves the others to the prior): measured bias 0.29, misfit 0. Without the data step the sample
+# mean is the prior's (bias 0.62, misfit 0.47); with the data's sign flipped, bias 2.2, misfit 1.
+def test_dds_fits_noiseless_data_and_comes_near_the_posterior_mean(inpainting_problem):
+    bias, misfit = dds_errors(inpainting_problem)
+    assert bias < 0.45 and misfit < 1e-4
+
+
+@pytest.mark.parametrize(
+    "broken_step",
+    [
+        lambda step: lambda op, y, anchor, gamma, k: anchor,  # no data step
+        lambda step: lambda op, y, anchor, gamma, k: step(op, -y, anchor, gamma, k),  # the data's sign flipped
+    ],
+    ids=["removed", "flipped"],
+)
+def test_dds_with_a_broken_data_step_fails_the_same_check(inpainting_problem, monkeypatch, broken_step):
+    monkeypatch.setattr(diffusion, "data_consistent", broken_step(diffusion.data_consistent))
+    bias, misfit = dds_errors(inpainting_problem)
+    assert bias > 0.45 and misfit > 0.1
+
+
+def test_dds_uses_the_closed_form_prox_when_gamma_is_positive(monkeypatch):
+    op = make_operator("deblur", 8, channels=1, kernel_size=3)
+    y = op.simulate(torch.full((1, 1, 8, 8), 0.5), torch.Generator().manual_seed(0))
+    calls = []
+    monkeypatch.setattr(op, "prox_l2", lambda z, y, gamma: calls.append(gamma) or z)
+    get_solver("dds")(op, y, GaussianPrior(8), steps=4, gamma=0.5)
+    assert calls == [2.0] * 4  # deepinv's prox_l2 weighs the data by 1 / gamma
+
+
+def test_dds_refuses_settings_outside_their_range(gaussian_problem):
+    prior, op, y, _, _ = gaussian_problem
+    run = get_solver("dds")
+    for settings, message in (
+        ({"xi": 1.5}, r"xi .* must lie in \[0, 1\]"),
+        ({"gamma": -1.0}, "gamma >= 0"),
+        ({"cg_iterations": 0}, "at least one CG iteration"),
+        ({"start": "middle"}, "start must be one of baseline, noise"),
+    ):
+        with pytest.raises(InvsolveError, match=message):
+            run(op, y, prior, steps=5, **settings)
+
+
 @pytest.mark.parametrize("preset,size", [("deblur", 8), ("sr4", 16)])
 def test_ddnm_fits_noiseless_data(preset, size):
     prior = GaussianPrior(size, mean=0.5, std=0.2)
@@ -93,12 +164,12 @@ def test_ddnm_fits_noiseless_data(preset, size):
     assert info["nfe"] == 40
 
 
-SOLVERS = ["dps", "langevin", "pc", "ddnm", "diffpir"]
+SOLVERS = ["dps", "langevin", "pc", "ddnm", "diffpir", "dds"]
 
 
 def short_run(solver, steps=3):
-    """Settings for a few-level run; DiffPIR has no inner iterations. Returns (settings, NFEs)."""
-    settings = {"steps": steps} | ({} if solver == "diffpir" else {"inner": 1})
+    """Settings for a few-level run; DiffPIR and DDS have no inner iterations. Returns (settings, NFEs)."""
+    settings = {"steps": steps} | ({} if solver in ("diffpir", "dds") else {"inner": 1})
     return settings, 2 * steps if solver == "pc" else steps
 
 

@@ -1,0 +1,84 @@
+"""Seams of few-step sampling (the paper's appendix A.7): PSNR, SSIM, seam score and seconds of DDS
+on validation phantoms, for a fixed patch grid, the random shift with K = 1, 2, 4 shifts averaged
+per evaluation (throughout, or only at the last levels), and the whole-image prior.
+
+    python -m invsolve.benchmarks.seams [--op ct8] [--images 4] [--nfe 10,20,50] [--figure seams.png]
+
+The seam score (``invsolve.metrics.seam_score``, period = the prior's patch size) is near 1 without
+seams; the fixed grid shows what seams score. Every run uses the preset's tuned DDS settings but
+the number of levels, on the validation split only.
+"""
+
+import argparse
+import time
+
+import torch
+
+from invsolve.benchmarks.tuning import parse_value
+from invsolve.data import get_source
+from invsolve.metrics import psnr, seam_score, ssim
+from invsolve.operators import make_operator
+from invsolve.priors import load
+from invsolve.solvers import get_solver
+
+#: (label, prior, load options): the variants compared, the PaDIS prior first.
+VARIANTS = (
+    ("fixed grid", "padis-ct", {"random_shift": False}),
+    ("random shift, K=1", "padis-ct", {}),
+    ("random shift, K=2", "padis-ct", {"shifts": 2}),
+    ("random shift, K=4", "padis-ct", {"shifts": 4}),
+    ("K=4 at sigma <= 0.1", "padis-ct", {"shifts": 4, "shifts_below": 0.1}),
+    ("whole-image prior", "whole-ct", {}),
+)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.seams", description=__doc__)
+    parser.add_argument("--op", default="ct8")
+    parser.add_argument("--images", type=int, default=4, help="validation phantoms (default 4)")
+    parser.add_argument("--nfe", default="10,20,50", help="levels to run, comma-separated (default 10,20,50)")
+    parser.add_argument("--figure", help="write the last image's reconstructions and errors at the fewest NFEs (.png)")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="a DDS setting")
+    args = parser.parse_args(argv)
+    levels = [int(n) for n in args.nfe.split(",")]
+    extra = {name: parse_value(text) for name, _, text in (s.partition("=") for s in args.setting)}
+
+    source = get_source("phantoms", "validation", 128, 1)
+    op = make_operator(args.op, 128)
+    truths = torch.stack([source[i] for i in range(args.images)])
+    ys = op.simulate(truths, torch.Generator().manual_seed(0))
+    dds = get_solver("dds")
+    period = load("padis-ct").patch_size
+    print(f"# DDS on {args.op}, {args.images} validation phantoms (128 px); seam period {period} px")
+    print(f"{'variant':<22} {'NFE':>4} {'PSNR':>6} {'SSIM':>6} {'seam':>6} {'s/image':>8}")
+    images, errors = [("ground truth", truths[-1])], [("FBP", op.baseline(ys[-1:])[0])]
+    for label, name, options in VARIANTS:
+        prior = load(name, **options)
+        for nfe in levels:
+            settings = dds.settings(op, prior, steps=nfe, **extra)
+            start = time.perf_counter()
+            x = torch.cat(
+                [
+                    dds(op, y[None], prior, generator=torch.Generator().manual_seed(i), **settings)
+                    for i, y in enumerate(ys)
+                ]
+            )
+            seconds = (time.perf_counter() - start) / len(ys)
+            scores = [sum(metric(x, truths)) / len(ys) for metric in (psnr, ssim)]
+            seams = sum(seam_score(x, truths, period)) / len(ys)
+            print(f"{label:<22} {nfe:4d} {scores[0]:6.2f} {scores[1]:6.3f} {seams:6.3f} {seconds:8.1f}", flush=True)
+            if nfe == levels[0]:
+                images.append((f"{label}\nPSNR {psnr(x[-1], truths[-1]):.2f}", x[-1]))
+                errors.append(
+                    (f"5 x |error|, seam {seam_score(x[-1], truths[-1], period):.2f}", 5 * (x[-1] - truths[-1]).abs())
+                )
+    if args.figure:
+        from invsolve.figures import save_comparison
+
+        title = f"DDS on {args.op}, {levels[0]} NFEs: reconstructions (top) and their errors (bottom)"
+        save_comparison(args.figure, images + errors, rows=2, title=title)
+        print(f"# wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
