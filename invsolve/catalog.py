@@ -15,6 +15,11 @@ CLASSICAL_SOLVERS = ("baseline", "admm-tv")
 DIFFUSION_SOLVERS = ("dps", "langevin", "pc", "ddnm", "diffpir", "dds")
 SOLVER_NAMES = CLASSICAL_SOLVERS + DIFFUSION_SOLVERS
 
+#: The solver a prior runs with when none is named, per preset (validation logs: docs/solvers.md):
+#: DDS on CT, DiffPIR on the photo tasks; elsewhere DPS, PaDIS's Algorithm 1. Without a prior: ADMM-TV.
+PREFERRED_SOLVER = {"ct20": "dds", "ct8": "dds", "deblur": "diffpir", "sr4": "diffpir"}
+FALLBACK_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
+
 #: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.
 PRIOR_KINDS = ("padis", "whole")
 #: Priors shipped inside the package, loadable by name: one of each kind per domain.

@@ -14,12 +14,12 @@ def test_readme_python_example_runs(capsys, monkeypatch):
     section = text[text.index("## Python API") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert len(code.strip().splitlines()) <= 10
-    # The example runs the bundled prior with its tuned ct8 defaults (about a minute); a test only
-    # needs to see it run, so the ct8 row of the table takes 4 levels of one step each.
+    # The example runs the bundled prior with its tuned ct8 defaults (about 15 s); a test only
+    # needs to see it run, so the ct8 row of the table takes 4 levels.
     rows = [
         row
-        if (row.solver, row.preset) != ("dps", "ct8")
-        else dataclasses.replace(row, settings=row.settings | {"steps": 4, "inner": 1})
+        if (row.solver, row.preset) != ("dds", "ct8")
+        else dataclasses.replace(row, settings=row.settings | {"steps": 4})
         for row in defaults.TUNED
     ]
     assert rows != list(defaults.TUNED)
@@ -28,7 +28,7 @@ def test_readme_python_example_runs(capsys, monkeypatch):
     out = capsys.readouterr().out
     fbp, padis = (float(v) for v in re.findall(r"PSNR +([0-9.]+) dB", out))
     admm = float(re.search(r"ADMM-TV \[([0-9.]+)\]", out).group(1))  # psnr of a batch: a list
-    assert "dps + padis-ct" in out and "4 NFEs" in out
+    assert "dds + padis-ct" in out and "4 NFEs" in out
     assert admm > fbp  # as the README claims
     assert 5 < padis < 60
 

@@ -3,7 +3,15 @@
 import json
 import sys
 
-from invsolve.catalog import DEVICE_CHOICES, DPS_STARTS, PRESET_DOMAINS, SCHEDULE_KINDS, SOLVER_NAMES
+from invsolve.catalog import (
+    CLASSICAL_DEFAULT,
+    DEVICE_CHOICES,
+    DPS_STARTS,
+    PREFERRED_SOLVER,
+    PRESET_DOMAINS,
+    SCHEDULE_KINDS,
+    SOLVER_NAMES,
+)
 from invsolve.cli.options import braced, window
 
 #: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores).
@@ -44,7 +52,9 @@ def add_parser(commands) -> None:
         "--solver",
         choices=SOLVER_NAMES,
         metavar=braced(SOLVER_NAMES),
-        help="reconstruction method (default with --prior: dps, diffpir for deblur and sr4; admm-tv without)",
+        help="reconstruction method (default with --prior: "
+        + ", ".join(f"{solver} for {preset}" for preset, solver in PREFERRED_SOLVER.items())
+        + f"; {CLASSICAL_DEFAULT} without)",
     )
     rec.add_argument(
         "--prior",

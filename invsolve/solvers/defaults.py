@@ -12,7 +12,7 @@ Every tuned value was chosen on the validation split (``invsolve bench tune``), 
 import warnings
 from dataclasses import dataclass
 
-from invsolve.catalog import PRIOR_KINDS
+from invsolve.catalog import CLASSICAL_DEFAULT, FALLBACK_SOLVER, PREFERRED_SOLVER, PRIOR_KINDS
 from invsolve.errors import GenericSettingsNotice
 from invsolve.operators.presets import preset_differences
 
@@ -55,6 +55,10 @@ _DPS_LOG = "docs/logs/tuning/padis-tuning-128.txt"
 _DIFFPIR_LOG = "docs/logs/tuning/diffpir-tuning-128.txt"
 _ADMM_LOG = "docs/logs/tuning/admm-tv-tuning-128.txt"
 _LANGEVIN_FAMILY_LOG = "docs/logs/tuning/solver-tuning-ct20-64.txt"
+_DDS_LOG = "docs/logs/tuning/dds-tuning-128.txt"
+#: DDS on CT with the bundled priors: 50 levels (50 forward NFEs, the main job's 20 s budget on 2
+#: cores) from sigma_max 1, 5 CG steps each, fresh noise, gamma 0 (the Krylov form).
+_DDS_CT = {"steps": 50, "cg_iterations": 5, "sigma_max": 1.0}
 
 TUNED = (
     Tuned("admm-tv", "ct20", (None,), {"lam": 0.03, "rho_factor": 3.0}, _ADMM_LOG),
@@ -65,6 +69,8 @@ TUNED = (
     Tuned("dps", "ct20", _LEARNED, _DPS_BUNDLED | {"zeta": 0.3}, _DPS_LOG),
     Tuned("dps", "deblur", _LEARNED, _DPS_BUNDLED | {"zeta": 5.0}, _DPS_LOG),
     Tuned("dps", "sr4", _LEARNED, _DPS_BUNDLED | {"zeta": 30.0}, _DPS_LOG),
+    Tuned("dds", "ct8", _LEARNED, _DDS_CT, _DDS_LOG),
+    Tuned("dds", "ct20", _LEARNED, _DDS_CT, _DDS_LOG),
     Tuned("diffpir", "deblur", _LEARNED, {"steps": 100, "lam": 0.5, "xi": 1.0}, _DIFFPIR_LOG),
     Tuned("diffpir", "sr4", _LEARNED, {"steps": 100, "lam": 0.03, "xi": 1.0, "sigma_max": 0.1}, _DIFFPIR_LOG),
     # 300 NFEs at 64 px with a 30-minute `small` PaDIS prior (docs/solvers.md)
@@ -73,15 +79,9 @@ TUNED = (
     Tuned("ddnm", "ct20", ("padis",), {"steps": 100, "inner": 3}, _LANGEVIN_FAMILY_LOG),
 )
 
-#: The solver a prior runs with when none is named (``reconstruct(op, prior=...)``): DPS, PaDIS's
-#: Algorithm 1, except where DiffPIR did better on the validation photos (docs/solvers.md).
-PREFERRED_SOLVER = {"ct20": "dps", "ct8": "dps", "deblur": "diffpir", "sr4": "diffpir"}
-#: Without a prior: total variation, the classical method of the paper's tables.
-CLASSICAL_DEFAULT = "admm-tv"
-
 
 def preferred_solver(preset: str, with_prior: bool = True) -> str:
-    return PREFERRED_SOLVER.get(preset, "dps") if with_prior else CLASSICAL_DEFAULT
+    return PREFERRED_SOLVER.get(preset, FALLBACK_SOLVER) if with_prior else CLASSICAL_DEFAULT
 
 
 def tuned_row(solver: str, operator, prior=None, given: dict | None = None) -> Tuned | None:

@@ -83,8 +83,8 @@ def test_deepinv_physics_and_unnamed_operators_get_the_generic_values():
 
 def test_each_preset_has_its_preferred_solver():
     assert {p: preferred_solver(p) for p in PRESETS} == {
-        "ct20": "dps",
-        "ct8": "dps",
+        "ct20": "dds",
+        "ct8": "dds",
         "deblur": "diffpir",
         "sr4": "diffpir",
     }
