@@ -3,7 +3,7 @@ buy: GFLOP per evaluation, GFLOP/s, the share of the CPU's fp32 peak, and each v
 ratio to the default, all measured in one run, interleaved (round-robin), so machine noise hits
 every variant alike.
 
-    python -m invsolve.benchmarks.cpu_cost [--prior padis-ct] [--repeats 5]
+    python -m invsolve.benchmarks.cpu_cost [--prior padis-ct] [--repeats 5] [--quality 4]
 
 Variants: the default contiguous layout under ``torch.no_grad`` (the reference), the same under
 ``torch.inference_mode`` (what the forward-only samplers run in), channels-last weights (what
@@ -48,10 +48,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.cpu_cost", description=__doc__)
     parser.add_argument("--prior", default="padis-ct")
     parser.add_argument("--repeats", type=int, default=5, help="timed evaluations per variant (default 5)")
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run DDS with its ct8 defaults on N validation phantoms in each layout and print the "
+        "mean PSNR change against the reference (a variant is accepted below 0.05 dB)",
+    )
     args = parser.parse_args(argv)
 
     threads = torch.get_num_threads()
     default = load(args.prior)
+    if args.quality and default.channels != 1:
+        parser.error("--quality runs ct8, which needs a 1-channel (CT) prior")
     default.network.to(memory_format=torch.contiguous_format)
     last = load(args.prior)
     x = get_source(

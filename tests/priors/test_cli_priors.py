@@ -77,10 +77,13 @@ def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, a
     assert message in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm", "diffpir"])
+@pytest.mark.parametrize("solver", ["dps", "langevin", "pc", "ddnm", "diffpir", "dds"])
 def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeypatch, capsys, solver):
     monkeypatch.chdir(tmp_path)
-    per_level = ["--xi", "0.5"] if solver == "diffpir" else ["--inner", "1"]  # diffpir has no inner iterations
+    # diffpir and dds have no inner iterations
+    per_level = {"diffpir": ["--xi", "0.5"], "dds": ["--cg-iterations", "2", "--gamma", "0.1"]}.get(
+        solver, ["--inner", "1"]
+    )
     assert (
         run(
             [
@@ -108,7 +111,7 @@ def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeyp
     assert report["out"] is None and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("op,solver", [("ct8", "dps"), ("deblur", "diffpir"), ("sr4", "diffpir")])
+@pytest.mark.parametrize("op,solver", [("ct8", "dds"), ("deblur", "diffpir"), ("sr4", "diffpir")])
 def test_a_prior_runs_the_preferred_solver_of_the_operator(tiny_prior_file, tmp_path, monkeypatch, capsys, op, solver):
     monkeypatch.chdir(tmp_path)
     np.save(
