@@ -22,10 +22,10 @@ CHILD = "--run-once"
 def run_once(op: str, prior: str, settings: list[str]) -> None:
     """The timed process: reconstruct, write both files as the command line does, print the report."""
     from invsolve import reconstruct
-    from invsolve.benchmarks.tuning import parse_value
+    from invsolve.cli.options import settings_from
     from invsolve.reconstruction import prior_label
 
-    values = {name: parse_value(text) for name, _, text in (s.partition("=") for s in settings)}
+    values = settings_from(settings)
     result = reconstruct(op, prior=prior, **values)
     stem = f"{op}-{prior_label(result.report['prior'])}"
     result.save(f"{stem}.png", f"{stem}-figure.png")

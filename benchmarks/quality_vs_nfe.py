@@ -96,20 +96,27 @@ def write_figure(path: str, data: dict, images: int) -> None:
     tasks = sorted(data)
     fig, axes = plt.subplots(2, len(tasks), figsize=(5 * len(tasks), 7), squeeze=False)
     for column, task in enumerate(tasks):
-        for label, points in data[task].items():
-            nfes = [p[0] for p in points]
-            for row, metric in enumerate((1, 2)):
-                ax = axes[row][column]
+        classical = {label: points[0] for label, points in data[task].items() if [p[0] for p in points] == [0]}
+        for row, (metric, margin) in enumerate(((1, 4.0), (2, 0.15))):
+            ax = axes[row][column]
+            # keep the scale on what beats the classical line: a diverged run shows as "off scale"
+            floor = min((p[metric] for p in classical.values()), default=None)
+            floor = None if floor is None else floor - margin
+            for label, points in data[task].items():
                 values = [p[metric] for p in points]
-                if nfes == [0]:  # a classical method: a line across
+                if label in classical:  # a classical method: a line across
                     ax.axhline(values[0], color="black", linestyle="--", label=label)
-                else:
-                    ax.plot(nfes, values, marker="o", label=label)
-                    if row == 0:
-                        for nfe, value, point in zip(nfes, values, points, strict=True):
-                            ax.annotate(
-                                f"{point[3]:.0f}s", (nfe, value), fontsize=7, textcoords="offset points", xytext=(3, -9)
-                            )
+                    continue
+                shown = [v if floor is None else max(v, floor) for v in values]
+                ax.plot([p[0] for p in points], shown, marker="o", label=label)
+                for point, value, at in zip(points, values, shown, strict=True):
+                    note = f"{point[3]:.0f}s" if row == 0 else ""
+                    if at != value:
+                        note = f"{value:.3g} (off scale)"
+                    if note:
+                        ax.annotate(note, (point[0], at), fontsize=7, textcoords="offset points", xytext=(3, -9))
+            if floor is not None:
+                ax.set_ylim(bottom=floor)
         for row, name in enumerate(("PSNR (dB)", "SSIM")):
             ax = axes[row][column]
             ax.set_xscale("log")

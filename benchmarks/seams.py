@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from invsolve.benchmarks.tuning import parse_value
+from invsolve.cli.options import settings_from
 from invsolve.data import get_source
 from invsolve.metrics import psnr, seam_score, ssim
 from invsolve.operators import make_operator
@@ -41,7 +41,7 @@ def main(argv=None) -> None:
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="a DDS setting")
     args = parser.parse_args(argv)
     levels = [int(n) for n in args.nfe.split(",")]
-    extra = {name: parse_value(text) for name, _, text in (s.partition("=") for s in args.setting)}
+    extra = settings_from(args.setting)
 
     source = get_source("phantoms", "validation", 128, 1)
     op = make_operator(args.op, 128)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from invsolve.benchmarks.runner import MIN_VALIDATION_IMAGES, read_results, run_suite
 from invsolve.benchmarks.suite import Suite, build_suite
+from invsolve.cli.options import parse_value
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.solvers import get_solver
@@ -29,16 +30,6 @@ def parse_grid(assignments: list[str]) -> dict[str, list]:
             raise InvsolveError(f"--param {assignment!r}: expected NAME=V1,V2,..., e.g. zeta=0.1,0.3,1")
         grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
     return grid
-
-
-def parse_value(text: str):
-    """An int or a float where the text is one, else the text."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def variant_name(method: str, point: dict) -> str:

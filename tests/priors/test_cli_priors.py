@@ -142,7 +142,7 @@ def test_a_prior_runs_the_preferred_solver_of_the_operator(tiny_prior_file, tmp_
 
 def test_reconstruct_with_a_prior_keeps_its_image_and_figure(tiny_prior_file, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--inner", "1"]) == 0
+    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct8-tiny-figure.png", "ct8-tiny.png"]
     assert "wrote ct8-tiny.png" in capsys.readouterr().out
 
@@ -153,7 +153,7 @@ def test_padis_and_whole_name_the_bundled_prior_of_the_operators_domain(tiny_pri
     (bundled / "padis-ct.safetensors").write_bytes(tiny_prior_file.read_bytes())
     monkeypatch.setattr("invsolve.priors.checkpoint.BUNDLED_DIR", bundled)
     monkeypatch.chdir(tmp_path)
-    assert run(["reconstruct", "--op", "ct8", "--prior", "padis", "--steps", "2", "--inner", "1", "--json"]) == 0
+    assert run(["reconstruct", "--op", "ct8", "--prior", "padis", "--steps", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (
         report["prior"] == "padis-ct" and report["out"] == "ct8-padis-ct.png" and (tmp_path / report["figure"]).exists()
@@ -162,19 +162,17 @@ def test_padis_and_whole_name_the_bundled_prior_of_the_operators_domain(tiny_pri
     assert "the bundled prior whole-photo is missing from this installation" in capsys.readouterr().err
 
 
-def test_reconstruct_defaults_to_dps_at_the_priors_size_and_refuses_mismatches(
+def test_reconstruct_defaults_to_dds_at_the_priors_size_and_refuses_mismatches(
     tiny_prior_file, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    assert (
-        run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--inner", "1", "--json"])
-        == 0
-    )
+    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["solver"] == "dps" and report["image_size"] == 64  # the prior's size, not the usual 128
+    assert report["solver"] == "dds" and report["image_size"] == 64  # the prior's size, not the usual 128
     for extra, message in (
         (["--op", "deblur"], "1-channel images"),
         (["--op", "ct8", "--lam", "0.1"], "no setting lam"),
+        (["--op", "ct8", "--inner", "2"], "no setting inner"),
         (["--op", "ct8", "--solver", "admm-tv"], "takes no prior"),
     ):
         assert run(["reconstruct", "--image-size", "64", "--prior", str(tiny_prior_file), *extra]) == 2
