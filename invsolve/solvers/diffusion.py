@@ -87,8 +87,7 @@ def dps(
 ):
     """PaDIS Algorithm 1 (VE-DPS with Langevin). ``start``: "baseline" (the clamped baseline, as the
     reference code) or "noise" (sigma_max times white noise, the paper's ablation of table 5)."""
-    if start not in DPS_STARTS:
-        raise InvsolveError(f"dps start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
+    _check_start("dps", start)
     counted = CountedPrior(prior)
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
 
@@ -100,11 +99,7 @@ def dps(
         x = x - zeta * gradient
         return _langevin_move(x, denoised, sigma, generator, final, alpha=0.5 * sigma**2).detach()
 
-    initial = (
-        physics.baseline(operator, y)
-        if start == "baseline"
-        else levels.sigma_max * _start_noise(operator, y, generator)
-    )
+    initial = physics.baseline(operator, y) if start == "baseline" else _noised_start(operator, y, levels, generator)
     x = diffusion_loop(initial, levels, inner, step, name="DPS", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
@@ -134,7 +129,7 @@ def langevin(
             return _data_step(operator, y, x, sigma, zeta)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = levels.sigma_max * _start_noise(operator, y, generator)
+    start = _noised_start(operator, y, levels, generator)
     x = diffusion_loop(start, levels, inner, step, name="Langevin", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
@@ -171,7 +166,7 @@ def pc(
             return x if final else x + math.sqrt(variance) * seeded_normal(x.shape, generator, x)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
-    start = levels.sigma_max * _start_noise(operator, y, generator)
+    start = _noised_start(operator, y, levels, generator)
     x = diffusion_loop(start, levels, 1, step, name="PC", progress=progress, callback=callback)
     return _finish(x, counted, info)
 
@@ -241,8 +236,7 @@ def diffpir(
     """DiffPIR from the baseline noised to sigma_max. ``lam`` weighs the prior against the data (small:
     trust the data), ``xi`` is the share of fresh noise when moving to the next level (0: deterministic).
     The result is the last proximal estimate, so it fits the data as closely as ``lam`` allows."""
-    if not 0 <= xi <= 1:
-        raise InvsolveError(f"diffpir xi (the share of fresh noise) must lie in [0, 1], got {xi}")
+    _check_fresh_noise_share("diffpir", xi)
     if lam <= 0:
         raise InvsolveError(f"diffpir lam (the prior's weight against the data) must be positive, got {lam}")
     counted = CountedPrior(prior)
@@ -257,7 +251,7 @@ def diffpir(
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
     with torch.inference_mode():
-        start = physics.baseline(operator, y) + levels.sigma_max * _start_noise(operator, y, generator)
+        start = _noised_start(operator, y, levels, generator, from_baseline=True)
         diffusion_loop(start, levels, 1, step, name="DiffPIR", progress=progress, callback=callback)
     return _finish(estimate, counted, info)
 
@@ -283,10 +277,8 @@ def dds(
     """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
     on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
     baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
-    if start not in DPS_STARTS:
-        raise InvsolveError(f"dds start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
-    if not 0 <= xi <= 1:
-        raise InvsolveError(f"dds xi (the share of fresh noise) must lie in [0, 1], got {xi}")
+    _check_start("dds", start)
+    _check_fresh_noise_share("dds", xi)
     if gamma < 0 or cg_iterations < 0:
         raise InvsolveError(f"dds needs gamma >= 0 and cg_iterations >= 0, got {gamma} and {cg_iterations}")
     if gamma == 0 and cg_iterations == 0:
@@ -302,8 +294,7 @@ def dds(
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
     with torch.inference_mode():
-        noise = levels.sigma_max * _start_noise(operator, y, generator)
-        initial = physics.baseline(operator, y) + noise if start == "baseline" else noise
+        initial = _noised_start(operator, y, levels, generator, from_baseline=start == "baseline")
         diffusion_loop(initial, levels, 1, step, name="DDS", progress=progress, callback=callback)
     return _finish(estimate, counted, info)
 
@@ -323,10 +314,21 @@ def _renoise(estimate, predicted_noise, next_sigma, xi, generator):
     return estimate + next_sigma * (math.sqrt(1 - xi) * predicted_noise + math.sqrt(xi) * fresh_noise)
 
 
-def _start_noise(operator, y, generator):
-    """Standard normal noise of the image's shape (Langevin and PC start from sigma_max times it)."""
-    shape = operator.A_adjoint(y).shape
-    return seeded_normal(shape, generator, y)
+def _noised_start(operator, y, levels, generator, from_baseline=False):
+    """sigma_max times standard normal noise of the image's shape, on the clamped baseline when
+    ``from_baseline`` (DiffPIR, DDS) or alone (Langevin, PC, ``start="noise"``)."""
+    noise = levels.sigma_max * seeded_normal(operator.A_adjoint(y).shape, generator, y)
+    return physics.baseline(operator, y) + noise if from_baseline else noise
+
+
+def _check_start(solver, start):
+    if start not in DPS_STARTS:
+        raise InvsolveError(f"{solver} start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
+
+
+def _check_fresh_noise_share(solver, xi):
+    if not 0 <= xi <= 1:
+        raise InvsolveError(f"{solver} xi (the share of fresh noise) must lie in [0, 1], got {xi}")
 
 
 def _finish(x, counted, info):
