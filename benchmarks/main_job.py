@@ -22,8 +22,8 @@ CHILD = "--run-once"
 def run_once(op: str, prior: str, settings: list[str]) -> None:
     """The timed process: reconstruct, write both files as the command line does, print the report."""
     from invsolve import reconstruct
+    from invsolve.catalog import prior_label
     from invsolve.cli.options import settings_from
-    from invsolve.reconstruction import prior_label
 
     values = settings_from(settings)
     result = reconstruct(op, prior=prior, **values)

@@ -17,6 +17,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from invsolve.catalog import method_label
 from invsolve.errors import InvsolveError
 
 
@@ -35,18 +36,13 @@ def read_validation_records(folders: list[str]) -> list[dict]:
     return records
 
 
-def solver_label(record: dict) -> str:
-    prior = Path(record["prior"]).name.removesuffix(".safetensors") if record["prior"] else None
-    return record["solver"] if prior is None else f"{record['solver']} + {prior}"
-
-
 def curves(records: list[dict], images: int) -> dict:
     """{task: {label: [(nfe, psnr, ssim, seconds), ...] sorted by nfe}}, means over images 0..images-1;
     several settings at one NFE (a tuning grid) keep the best mean PSNR."""
     cells = defaultdict(list)
     for r in records:
         if r["index"] < images:
-            cells[(r["task"], solver_label(r), r["method"], r["nfe"])].append(r)
+            cells[(r["task"], method_label(r["solver"], r["prior"]), r["method"], r["nfe"])].append(r)
     best = {}
     for (task, label, _, nfe), rows in cells.items():
         if len({r["index"] for r in rows}) < images:

@@ -5,6 +5,8 @@ The operator and solver registries (``invsolve.operators.PRESETS``, ``invsolve.s
 start with exactly the built-in names listed here (a test checks it); plug-ins may add more.
 """
 
+from pathlib import PurePath
+
 #: Operator presets, the paper's tasks, and what data each fits: "ct" (CT slices, 1 channel) or
 #: "photo" (photographs).
 PRESET_DOMAINS = {"ct20": "ct", "ct8": "ct", "deblur": "photo", "sr4": "photo"}
@@ -24,6 +26,17 @@ FALLBACK_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
 PRIOR_KINDS = ("padis", "whole")
 #: Priors shipped inside the package, loadable by name: one of each kind per domain.
 BUNDLED_PRIORS = tuple(f"{kind}-{domain}" for domain in DOMAINS for kind in PRIOR_KINDS)
+
+
+def prior_label(prior) -> str:
+    """``padis-ct`` for the bundled name or for ``.../padis-ct.safetensors``."""
+    return PurePath(prior).name.removesuffix(".safetensors")
+
+
+def method_label(solver: str, prior=None) -> str:
+    """``dds + padis-ct``: a solver and, where it ran with one, its prior."""
+    return solver if not prior else f"{solver} + {prior_label(prior)}"
+
 
 #: The noise range a prior is trained for and solvers walk by default (EDM, Karras et al. 2022).
 SIGMA_MIN, SIGMA_MAX = 0.002, 10.0

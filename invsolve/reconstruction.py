@@ -11,11 +11,10 @@ The command line, the README's example and ``benchmarks/main_job.py`` all run th
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from invsolve.catalog import PRIOR_KINDS, SOURCE_FOR_DOMAIN
+from invsolve.catalog import PRIOR_KINDS, SOURCE_FOR_DOMAIN, method_label
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
@@ -46,8 +45,7 @@ class Reconstruction:
     @property
     def method(self) -> str:
         """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with."""
-        prior = self.report["prior"]
-        return self.report["solver"] if not prior else f"{self.report['solver']} + {prior_label(prior)}"
+        return method_label(self.report["solver"], self.report["prior"])
 
     def save(self, out: str | os.PathLike | None = None, figure: str | os.PathLike | None = None) -> list[str]:
         """Write the reconstruction (``out``: .png or .npy) and a ground truth | baseline | reconstruction
@@ -91,11 +89,6 @@ class Reconstruction:
             f"  {self.method} took {r['seconds']:.1f} s on {r['device']}" + (f", {r['nfe']} NFEs" if r["nfe"] else "")
         )
         return "\n".join(lines)
-
-
-def prior_label(prior: str | os.PathLike) -> str:
-    """``padis-ct`` for the bundled name or for ``.../padis-ct.safetensors``."""
-    return Path(prior).name.removesuffix(".safetensors")
 
 
 def resolve_prior_name(prior: str | os.PathLike, op: str) -> str:

@@ -11,6 +11,7 @@ from invsolve.catalog import (
     PRESET_DOMAINS,
     SCHEDULE_KINDS,
     SOLVER_NAMES,
+    prior_label,
 )
 from invsolve.cli.options import braced, window
 
@@ -127,7 +128,7 @@ def add_parser(commands) -> None:
 
 def run(args, argv) -> int:
     from invsolve.io import check_output
-    from invsolve.reconstruction import FIGURE_SUFFIXES, OUTPUT_SUFFIXES, prior_label, reconstruct, resolve_prior_name
+    from invsolve.reconstruction import FIGURE_SUFFIXES, OUTPUT_SUFFIXES, reconstruct, resolve_prior_name
 
     out, figure = args.out, args.figure
     if args.prior and not args.no_save:  # a diffusion run takes a while: keep what it made unless told not to
