@@ -48,12 +48,12 @@ def main(argv=None) -> None:
     truths = torch.stack([source[i] for i in range(args.images)])
     ys = op.simulate(truths, torch.Generator().manual_seed(0))
     dds = get_solver("dds")
-    period = load("padis-ct").patch_size
+    priors = {label: load(name, **options) for label, name, options in VARIANTS}
+    period = priors[VARIANTS[0][0]].patch_size  # the PaDIS prior's
     print(f"# DDS on {args.op}, {args.images} validation phantoms (128 px); seam period {period} px")
     print(f"{'variant':<22} {'NFE':>4} {'PSNR':>6} {'SSIM':>6} {'seam':>6} {'s/image':>8}")
     images, errors = [("ground truth", truths[-1])], [("FBP", op.baseline(ys[-1:])[0])]
-    for label, name, options in VARIANTS:
-        prior = load(name, **options)
+    for label, prior in priors.items():
         for nfe in levels:
             settings = dds.settings(op, prior, steps=nfe, **extra)
             start = time.perf_counter()
