@@ -76,9 +76,9 @@ class PatchPrior(Prior):
         self.check_image(x)
         if x.shape[-1] != x.shape[-2]:
             raise InvsolveError(f"PatchPrior works on square images, got {x.shape[-2]}x{x.shape[-1]}")
-        averaged = self.shifts_below is None or bool(sigma.max() <= self.shifts_below)
-        shifts = self.shifts if averaged else 1
-        return sum(self._denoise_on_one_grid(x, sigma, generator) for _ in range(shifts)) / shifts
+        if self.shifts == 1 or (self.shifts_below is not None and bool(sigma.max() > self.shifts_below)):
+            return self._denoise_on_one_grid(x, sigma, generator)
+        return sum(self._denoise_on_one_grid(x, sigma, generator) for _ in range(self.shifts)) / self.shifts
 
     def _denoise_on_one_grid(self, x, sigma, generator):
         grid = self.grid(x.shape[-1])
