@@ -116,8 +116,8 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
-    channels-last layout (on a 2-core CPU about 0.7x the time per evaluation of the default layout,
-    the same arithmetic; ``benchmarks/cpu_cost.py``).
+    channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
+    layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/cpu_cost.py``).
 
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.
