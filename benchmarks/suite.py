@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from invsolve.data import BUILTIN_SOURCES
+from invsolve.data.headct import read_volume
 from invsolve.errors import InvsolveError
 from invsolve.operators import DOMAINS, PRESETS, get_preset
 from invsolve.priors import resolve_prior_path
@@ -49,7 +50,7 @@ METHOD_KEYS = {"solver", "prior", "settings", "task_settings", "label"}
 class Task:
     name: str
     op: str
-    dataset: str  # a built-in source name or a folder path
+    dataset: str  # a built-in source name, an .inv3 file or a folder path
     domain: str  # "ct" or "photo", from the operator preset
     options: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)  # method -> (PSNR, SSIM)
@@ -175,7 +176,8 @@ def build_suite(raw: dict, fail=None) -> Suite:
         if not isinstance(where, str):
             fail(
                 ("datasets", name),
-                f"dataset {name} must be a built-in source ({', '.join(BUILTIN_SOURCES)}) or a folder path",
+                f"dataset {name} must be a built-in source ({', '.join(BUILTIN_SOURCES)}), "
+                "an .inv3 file or a folder path",
             )
 
     tasks = {}
@@ -278,12 +280,14 @@ def build_suite(raw: dict, fail=None) -> Suite:
 def check_resources(suite: Suite, split: str) -> None:
     """Before any work: every dataset folder and prior file the selected cells need exists."""
     for task in suite.tasks.values():
-        if task.dataset not in BUILTIN_SOURCES and not Path(task.dataset).is_dir():
+        if task.dataset == "headct" or Path(task.dataset).suffix == ".inv3":
+            read_volume(None if task.dataset == "headct" else task.dataset)  # one line naming apt-get if absent
+        elif task.dataset not in BUILTIN_SOURCES and not Path(task.dataset).is_dir():
             raise InvsolveError(
                 f"task {task.name}: dataset folder {task.dataset} does not exist; prepare it "
                 "(invsolve data prepare ...) or point to it with --set datasets.NAME=PATH"
             )
-        if task.dataset not in BUILTIN_SOURCES and not (Path(task.dataset) / split).is_dir():
+        elif task.dataset not in BUILTIN_SOURCES and not (Path(task.dataset) / split).is_dir():
             raise InvsolveError(f"task {task.name}: dataset folder {task.dataset} has no {split}/ subfolder")
         for method in suite.methods.values():
             solver = method.solver_for(task)

@@ -47,8 +47,8 @@ NETWORK_SIZE_NAMES = ("tiny", "small", "paper")
 
 #: Data splits: priors train on ``train``, settings are tuned on ``validation``, tables report ``test``.
 SPLITS = ("train", "validation", "test")
-#: The built-in image source for each domain.
+#: The built-in image source for each domain, and the real head CT read from an installed package.
 SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
-BUILTIN_SOURCES = tuple(SOURCE_FOR_DOMAIN.values())
+BUILTIN_SOURCES = (*SOURCE_FOR_DOMAIN.values(), "headct")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")

@@ -192,7 +192,8 @@ class Distributed:
 
 
 def load_training_images(config: TrainingConfig, rank: int, world: int, progress: bool) -> tuple[torch.Tensor, dict]:
-    """This rank's shard (every world-th image) of the first ``max_images`` training images, (M, C, N, N)."""
+    """This rank's shard (every world-th image) of the first ``max_images`` training images, (M, C, N, N),
+    and what the prior's metadata records about them (their source's provenance included)."""
     source = get_source(config.data, "train", config.image_size, config.channels)
     count = config.max_images or (DEFAULT_PHANTOM_COUNT if config.data == "phantoms" else len(source))
     if count > len(source):
@@ -209,6 +210,7 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
         "count": count,
         "image_size": config.image_size,
         "channels": source.channels,
+        **source.provenance(),
     }
 
 

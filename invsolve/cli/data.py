@@ -9,7 +9,7 @@ def add_parser(commands) -> None:
     data = commands.add_parser("data", help="look at the built-in image sources or a folder of images")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     show = data_commands.add_parser("show", help="draw the first images of a source as a labelled grid (PNG)")
-    show.add_argument("source", help="phantoms, photos or a folder path")
+    show.add_argument("source", help="phantoms, photos, headct, an .inv3 file or a folder path")
     show.add_argument("--split", default="test", choices=SPLITS)
     show.add_argument("--count", type=int, default=8, help="number of images (default 8)")
     show.add_argument("--columns", type=int, default=4)

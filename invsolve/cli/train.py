@@ -21,8 +21,9 @@ def add_parser(commands) -> None:
     train.add_argument(
         "--data",
         default=defaults.data,
-        metavar="{phantoms,photos,DIR}",
-        help="training images: phantoms, photos or a folder (its train/ subfolder if it has one)",
+        metavar="{phantoms,photos,headct,FILE.inv3,DIR}",
+        help="training images: phantoms, photos, headct (a real head CT), an .inv3 file or a folder "
+        "(its train/ subfolder if it has one)",
     )
     train.add_argument(
         "--image-size",

@@ -6,6 +6,7 @@ import pytest
 
 from invsolve.benchmarks.runner import run_suite
 from invsolve.benchmarks.suite import line_of, load_suite
+from invsolve.data import headct
 from invsolve.errors import InvsolveError
 
 SUITES = sorted((Path(__file__).parents[2] / "benchmarks").glob("*.toml"))
@@ -15,6 +16,8 @@ TABLE1 = {"ct20": {"padis": (33.57, 0.854), "admm-tv": (26.82, 0.724)}, "sr4": {
 def test_every_paper_table_has_a_suite_file():
     assert {p.stem for p in SUITES} == {
         "mini",
+        "mini-headct",
+        "mini-headct-data-size",
         "paper-table1",
         "paper-patch-size",
         "paper-data-size",
@@ -46,6 +49,15 @@ def test_a_paper_suite_without_its_data_fails_naming_the_fix(tmp_path):
     suite = load_suite(SUITES[[p.stem for p in SUITES].index("paper-table1")])
     with pytest.raises(InvsolveError, match="dataset folder data/aapm does not exist; prepare it"):
         run_suite(suite, tmp_path / "out")
+
+
+def test_the_head_ct_suites_without_the_volume_name_the_apt_get_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(headct, "DEFAULT_PATH", tmp_path / "Cranium.inv3")
+    for name in ("mini-headct", "mini-headct-data-size"):
+        suite = load_suite(SUITES[[p.stem for p in SUITES].index(name)])
+        assert {t.dataset for t in suite.tasks.values()} == {"headct"}
+        with pytest.raises(InvsolveError, match="apt-get install -y invesalius-examples"):
+            run_suite(suite, tmp_path / name)
 
 
 def test_line_of_finds_tables_keys_and_inline_tables():
