@@ -10,7 +10,6 @@ has already finished. RANK / WORLD_SIZE come from ``torchrun`` or SLURM. A rank 
 refused instead of appending duplicate cells.
 """
 
-import contextlib
 import functools
 import itertools
 import json
@@ -21,11 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; keep to one process per rank and folder
-    fcntl = None
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -34,7 +28,7 @@ from invsolve.benchmarks.suite import Method, Suite, check_resources
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
-from invsolve.io import atomic_write
+from invsolve.io import atomic_write, exclusive_lock
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import load
@@ -244,20 +238,13 @@ def run_suite(
         return _run_share(suite, space, out, rank, world, results_path, count, progress, after_cell)
 
 
-@contextlib.contextmanager
 def _rank_lock(out: Path, rank: int):
     """Hold ``out/results-rank{R}.lock`` for the run: two processes with one rank would run the same cells."""
-    with (out / f"results-rank{rank}.lock").open("w") as handle:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise InvsolveError(
-                    f"another bench run with rank {rank} is writing to {out}; wait for it, use "
-                    "another --out folder, or give the runs RANK and WORLD_SIZE so they share "
-                    "the cells"
-                ) from None
-        yield
+    return exclusive_lock(
+        out / f"results-rank{rank}.lock",
+        f"another bench run with rank {rank} is writing to {out}; wait for it, use another --out folder, "
+        "or give the runs RANK and WORLD_SIZE so they share the cells",
+    )
 
 
 def _run_share(suite, space, out, rank, world, results_path, count, progress, after_cell) -> dict:

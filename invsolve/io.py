@@ -9,9 +9,15 @@ Images come back as float32 tensors (C, H, W) in [0, 1]:
   ``CT_WINDOW_HU``) -> [0, 1]. Needs the ``dicom`` extra (pydicom).
 """
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; keep to one process per output
+    fcntl = None
 
 import numpy as np
 import torch
@@ -149,14 +155,56 @@ def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8) -> 
 
 
 def check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], what: str) -> None:
-    """Fail before any work, not after a long run, when output ``what`` cannot be written at ``path``."""
+    """Fail before any work, not after a long run, when output ``what`` cannot be written at ``path``:
+    a wrong suffix, a missing folder, a file where the folder should be, a folder where the file
+    should be, or a folder this process cannot create files in (probed by creating one)."""
     if path is None:
         return
     p = Path(path)
     if p.suffix.lower() not in suffixes:
         raise InvsolveError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
+    blocking = next((parent for parent in p.parents if parent.is_file()), None)
+    if blocking is not None:
+        raise InvsolveError(f"{what} {path}: {blocking} is a file, not a folder")
     if not p.parent.is_dir():
         raise InvsolveError(f"{what} {path}: folder {p.parent} does not exist")
+    if p.is_dir():
+        raise InvsolveError(f"{what} {path}: that is a folder; give a file name")
+    try:
+        fd, probe = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".probe")
+    except OSError as error:
+        raise InvsolveError(f"{what} {path}: cannot create files in {p.parent}: {error.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_distinct(inputs: dict[str, object], outputs: dict[str, object]) -> None:
+    """Refuse, before any work, an output that would overwrite an input or another output.
+
+    ``inputs`` and ``outputs`` map what the user called each path (``--input``) to the path or None.
+    """
+    seen = {Path(path).resolve(): name for name, path in inputs.items() if isinstance(path, str | os.PathLike)}
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        resolved = Path(path).resolve()
+        if resolved in seen:
+            raise InvsolveError(f"{name} {path} is the same file as {seen[resolved]}; give another file name")
+        seen[resolved] = name
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, busy: str):
+    """Hold an advisory lock on ``path`` (created if absent) while the block runs; if another process
+    holds it, raise InvsolveError(``busy``) at once. The lock dies with its process, so a killed run
+    never leaves a stale one."""
+    with Path(path).open("w") as handle:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InvsolveError(busy) from None
+        yield
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:

@@ -19,7 +19,7 @@ from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
-from invsolve.io import check_output, read_image, read_measurement, write_image
+from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import Prior, load
@@ -52,6 +52,7 @@ class Reconstruction:
         figure (``figure``: .png); returns the paths written."""
         check_output(out, OUTPUT_SUFFIXES, "out")
         check_output(figure, FIGURE_SUFFIXES, "figure")
+        check_distinct({}, {"out": out, "figure": figure})
         if out is not None:
             write_image(out, self.image[0])
         if figure is not None:

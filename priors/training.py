@@ -11,6 +11,7 @@ nccl on GPU) on its shard of the images; without a launcher it is one process. E
 comes from seeded generators whose states are saved, so ``resume`` continues exactly.
 """
 
+import contextlib
 import copy
 import csv
 import os
@@ -27,7 +28,7 @@ from invsolve.catalog import PRIOR_KINDS, SIGMA_MAX, SIGMA_MIN
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
-from invsolve.io import check_output
+from invsolve.io import check_output, exclusive_lock
 from invsolve.priors.checkpoint import read_checkpoint, write_checkpoint
 from invsolve.priors.network import SIGMA_DATA, EDMNetwork
 from invsolve.priors.patches import default_pad
@@ -239,14 +240,18 @@ def train(config: TrainingConfig, progress: bool = True) -> Path:
     """Train as ``config`` says; returns the prior file (written by rank 0)."""
     config = check_config(config)
     out, state_path, log_path = companion_paths(config.out)
-    if not config.resume and state_path.exists():
-        raise InvsolveError(
-            f"{state_path} holds an earlier run's training state; pass resume=True to continue it, "
-            "or delete it (and the prior file) to start over"
-        )
     ranks = Distributed(config.device)
+    # rank 0 writes the files, so rank 0 holds the lock: a second run with the same out stops at once
+    busy = f"another training run is writing {out}; wait for it or give another out file"
+    lock = exclusive_lock(out.with_name(out.stem + ".lock"), busy) if ranks.main else contextlib.nullcontext()
     try:
-        return _train(config, ranks, out, state_path, log_path, progress and ranks.main)
+        with lock:
+            if not config.resume and state_path.exists():
+                raise InvsolveError(
+                    f"{state_path} holds an earlier run's training state; pass resume=True to continue it, "
+                    "or delete it (and the prior file) to start over"
+                )
+            return _train(config, ranks, out, state_path, log_path, progress and ranks.main)
     finally:
         ranks.close()
 

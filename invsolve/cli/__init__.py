@@ -45,6 +45,14 @@ def main(argv=None) -> int:
     except InvsolveError as err:
         print(f"invsolve {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a folder that became read-only: what failed, where, in one line
+        where = f": {err.filename}" if err.filename else ""
+        print(
+            f"invsolve {args.command}: error: {err.strerror or err}{where}; check the path, its permissions "
+            "and the free disk space",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("invsolve: interrupted", file=sys.stderr)
         return 130

@@ -127,7 +127,7 @@ def add_parser(commands) -> None:
 
 
 def run(args, argv) -> int:
-    from invsolve.io import check_output
+    from invsolve.io import check_distinct, check_output
     from invsolve.reconstruction import FIGURE_SUFFIXES, OUTPUT_SUFFIXES, reconstruct, resolve_prior_name
 
     out, figure = args.out, args.figure
@@ -136,6 +136,7 @@ def run(args, argv) -> int:
         out, figure = out or f"{stem}.png", figure or f"{stem}-figure.png"
     check_output(out, OUTPUT_SUFFIXES, "--out")
     check_output(figure, FIGURE_SUFFIXES, "--figure")
+    check_distinct({"--input": args.input, "--measurement": args.measurement}, {"--out": out, "--figure": figure})
     settings = {name: getattr(args, name) for name in SETTINGS}
     result = reconstruct(
         args.op,
