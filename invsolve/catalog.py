@@ -24,8 +24,10 @@ FALLBACK_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
 
 #: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.
 PRIOR_KINDS = ("padis", "whole")
-#: Priors shipped inside the package, loadable by name: one of each kind per domain.
-BUNDLED_PRIORS = tuple(f"{kind}-{domain}" for domain in DOMAINS for kind in PRIOR_KINDS)
+#: Priors shipped inside the package, loadable by name: one of each kind per training set, the
+#: built-in data of each domain (``-ct`` phantoms, ``-photo`` photographs) and the real head CT.
+TRAINING_SETS = (*DOMAINS, "headct")
+BUNDLED_PRIORS = tuple(f"{kind}-{data}" for data in TRAINING_SETS for kind in PRIOR_KINDS)
 
 
 def prior_label(prior) -> str:

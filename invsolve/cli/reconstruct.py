@@ -4,6 +4,7 @@ import json
 import sys
 
 from invsolve.catalog import (
+    BUNDLED_PRIORS,
     CLASSICAL_DEFAULT,
     DEVICE_CHOICES,
     DPS_STARTS,
@@ -61,7 +62,7 @@ def add_parser(commands) -> None:
         "--prior",
         metavar="PRIOR",
         help="padis or whole (the bundled prior for the operator: -ct for CT, -photo otherwise), a "
-        "bundled name (padis-ct, whole-ct, padis-photo, whole-photo) or a file from invsolve train; "
+        f"bundled name ({', '.join(BUNDLED_PRIORS)}) or a file from invsolve train; "
         "for dps, langevin, pc, ddnm, diffpir. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless "
         "--out, --figure or --no-save say otherwise",
     )
