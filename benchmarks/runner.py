@@ -284,10 +284,11 @@ def _run_share(suite, space, out, rank, world, results_path, count, progress, af
 
 
 def _record_suite(suite: Suite, split: str, out: Path) -> None:
-    """``out/suite.json`` says what the results in ``out`` are; a different suite may not add to them."""
+    """``out/suite.json`` says what the results in ``out`` are; a different suite may not add to them.
+    A folder without finished cells (a run that failed before its first) takes the new suite."""
     record = {"suite": suite.raw, "split": split}
     path = out / "suite.json"
-    if path.exists():
+    if path.exists() and read_results(out):
         if json.loads(path.read_text()) != json.loads(json.dumps(record)):
             raise InvsolveError(
                 f"{out} holds results of a different suite or settings ({path}); "

@@ -309,3 +309,26 @@ def test_the_docs_solver_plugin_example_registers_a_working_solver(restored_regi
     y = op.simulate(x)
     error_before = (op.A(torch.zeros_like(x)) - y).norm()
     assert (op.A(get_solver("landweber")(op, y, step=0.5)) - y).norm() < 0.2 * error_before
+
+
+def test_a_run_that_failed_before_its_first_cell_does_not_block_the_corrected_rerun(
+    suite_file, tmp_path, capsys, monkeypatch
+):
+    import invsolve.benchmarks.runner as runner
+
+    out = tmp_path / "out"
+    failing = ["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8"]
+    real_cell = runner.run_cell
+
+    def fail(*args, **kwargs):
+        raise InvsolveError("the first cell failed")
+
+    monkeypatch.setattr(runner, "run_cell", fail)
+    assert cli([*failing, "--set", "methods.baseline.label=broken"]) == 2
+    assert (out / "suite.json").exists() and not read_results(out)
+    monkeypatch.setattr(runner, "run_cell", real_cell)
+    capsys.readouterr()
+    assert cli([*failing, "--set", "methods.baseline.label=FBP"]) == 0  # another --set: the folder held nothing
+    assert len(read_results(out)) == 2
+    assert cli([*failing, "--set", "methods.baseline.label=other"]) == 2  # now it holds results: refused
+    assert "holds results of a different suite" in capsys.readouterr().err
