@@ -1,7 +1,7 @@
 """``invsolve data show`` (a labelled grid of a source's images) and ``invsolve data prepare``."""
 
 from invsolve.catalog import SPLITS
-from invsolve.cli.options import Parser, window
+from invsolve.cli.options import Parser, seed, window
 from invsolve.units import CT_WINDOW_HU
 
 
@@ -38,7 +38,7 @@ def add_parser(commands) -> None:
         metavar="LOW,HIGH",
         help="aapm: HU mapped to 0..1 (default {:g},{:g})".format(*CT_WINDOW_HU),
     )
-    prepare.add_argument("--seed", type=int, default=0, help="celeba: seed of the test/validation draw")
+    prepare.add_argument("--seed", type=seed, default=0, help="celeba: seed of the test/validation draw")
 
 
 def run(args, argv) -> int:

@@ -1,6 +1,7 @@
 """Argument types and the output-path check the subcommands share."""
 
 import argparse
+import math
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,6 +17,62 @@ def window(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"window must be LOW,HIGH (e.g. -1000,1000), got {text!r}") from None
     return lo, hi
+
+
+#: Seeds feed torch.Generator.manual_seed, which takes a 64-bit integer.
+SEED_LIMIT = 2**63
+
+
+def seed(text: str) -> int:
+    value = _number(int, text, "an integer seed")
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"a seed must lie in 0..2^63-1, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _number(int, text, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def count(text: str) -> int:
+    value = _number(int, text, "a whole number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def positive(text: str) -> float:
+    value = _number(float, text, "a number")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = _number(float, text, "a number")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = _number(float, text, "a number")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in 0..1, got {text}")
+    return value
+
+
+def _number(kind, text: str, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def int_list(text: str) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from invsolve.catalog import (
     SOLVER_NAMES,
     prior_label,
 )
-from invsolve.cli.options import braced, window
+from invsolve.cli.options import braced, count, fraction, non_negative, positive, positive_int, seed, window
 
 #: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores).
 SETTINGS = (
@@ -76,13 +76,13 @@ def add_parser(commands) -> None:
     given.add_argument("--measurement", metavar="FILE", help="measured data (.npy) to reconstruct; no ground truth")
     rec.add_argument(
         "--image-size",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="image side in pixels (default: the size the prior was trained for; 128 without a prior)",
     )
     rec.add_argument(
         "--noise",
-        type=float,
+        type=non_negative,
         metavar="SIGMA",
         help="measurement noise std (default: the preset's: 0 for CT, 0.01 otherwise; another value "
         "runs the solver's generic settings, not those tuned for the preset)",
@@ -93,34 +93,38 @@ def add_parser(commands) -> None:
         metavar="LOW,HIGH",
         help="map input values LOW..HIGH to 0..1 (DICOM: HU, default -1000,1000)",
     )
-    rec.add_argument("--seed", type=int, default=0, help="seed of the simulated noise (default 0)")
+    rec.add_argument("--seed", type=seed, default=0, help="seed of the simulated noise (default 0)")
     rec.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="default: auto (CUDA when present)")
     rec.add_argument("--out", metavar="FILE", help="write the reconstruction (.png or .npy)")
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")
     rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
     rec.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     tv = rec.add_argument_group("ADMM-TV settings (default: tuned per preset)")
-    tv.add_argument("--lam", type=float, help="TV weight lambda (diffpir: the prior's weight against the data)")
-    tv.add_argument("--rho-factor", type=float, help="ADMM penalty rho as a multiple of lam")
-    tv.add_argument("--rho", type=float, help="ADMM penalty rho (default: rho-factor x lam)")
-    tv.add_argument("--iterations", type=int, help="ADMM iterations")
+    tv.add_argument("--lam", type=positive, help="TV weight lambda (diffpir: the prior's weight against the data)")
+    tv.add_argument("--rho-factor", type=positive, help="ADMM penalty rho as a multiple of lam")
+    tv.add_argument("--rho", type=positive, help="ADMM penalty rho (default: rho-factor x lam)")
+    tv.add_argument("--iterations", type=positive_int, help="ADMM iterations")
     tv.add_argument(
-        "--cg-iterations", type=int, help="conjugate-gradient steps per ADMM iteration (default 3) or per dds level"
+        "--cg-iterations", type=count, help="conjugate-gradient steps per ADMM iteration (default 3) or per dds level"
     )
     tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
     diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm, diffpir, dds)")
-    diffusion.add_argument("--steps", type=int, help="noise levels (default 100)")
-    diffusion.add_argument("--inner", type=int, help="iterations per noise level (default 10; pc: 1; diffpir has none)")
-    diffusion.add_argument("--zeta", type=float, help="data step size (dps, langevin, pc)")
-    diffusion.add_argument("--snr", type=float, help="pc corrector signal-to-noise ratio (default 0.16)")
+    diffusion.add_argument("--steps", type=positive_int, help="noise levels (default 100)")
     diffusion.add_argument(
-        "--xi", type=float, help="diffpir, dds: share of fresh noise per level, 0 to 1 (default: tuned per preset)"
+        "--inner", type=positive_int, help="iterations per noise level (default 10; pc: 1; diffpir has none)"
+    )
+    diffusion.add_argument("--zeta", type=non_negative, help="data step size (dps, langevin, pc)")
+    diffusion.add_argument("--snr", type=positive, help="pc corrector signal-to-noise ratio (default 0.16)")
+    diffusion.add_argument(
+        "--xi", type=fraction, help="diffpir, dds: share of fresh noise per level, 0 to 1 (default: tuned per preset)"
     )
     diffusion.add_argument(
-        "--gamma", type=float, help="dds: weight on staying near the denoised image in the data step (0: DDS's CG form)"
+        "--gamma",
+        type=non_negative,
+        help="dds: weight on staying near the denoised image in the data step (0: DDS's CG form)",
     )
-    diffusion.add_argument("--sigma-max", type=float, help="largest noise level (default: the prior's)")
-    diffusion.add_argument("--sigma-min", type=float, help="smallest noise level (default: the prior's)")
+    diffusion.add_argument("--sigma-max", type=positive, help="largest noise level (default: the prior's)")
+    diffusion.add_argument("--sigma-min", type=positive, help="smallest noise level (default: the prior's)")
     diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
     diffusion.add_argument(
         "--start", choices=DPS_STARTS, help="dps, dds: start from the baseline (default) or from noise"

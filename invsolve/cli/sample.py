@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from invsolve.catalog import DEVICE_CHOICES, SAMPLING_METHODS, SCHEDULE_KINDS
+from invsolve.cli.options import count, positive_int, seed
 
 
 def add_parser(commands) -> None:
@@ -23,16 +24,18 @@ def add_parser(commands) -> None:
         help="a labelled grid of the samples (.png); .npy keeps the raw (n, C, N, N) array",
     )
     sample.add_argument("--method", default="langevin", choices=SAMPLING_METHODS, help="default: langevin")
-    sample.add_argument("--steps", type=int, default=100, help="noise levels (default 100)")
-    sample.add_argument("--inner", type=int, default=5, help="Langevin iterations per level (default 5)")
+    sample.add_argument("--steps", type=positive_int, default=100, help="noise levels (default 100)")
+    sample.add_argument("--inner", type=positive_int, default=5, help="Langevin iterations per level (default 5)")
     sample.add_argument("--schedule", default="edm", choices=SCHEDULE_KINDS, help="default: edm (rho 7)")
-    sample.add_argument("--image-size", type=int, metavar="N", help="default: the size the prior was trained for")
+    sample.add_argument(
+        "--image-size", type=positive_int, metavar="N", help="default: the size the prior was trained for"
+    )
     sample.add_argument("--fixed-grid", action="store_true", help="ablation: one fixed patch grid, no random shift")
     sample.add_argument("--no-positional", action="store_true", help="ablation: zero the position channels")
-    sample.add_argument("--patch-size", type=int, help="inference patch size (default: the prior's)")
-    sample.add_argument("--pad", type=int, help="inference pad (default: the tightest for the grid)")
-    sample.add_argument("--columns", type=int, default=4)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--patch-size", type=positive_int, help="inference patch size (default: the prior's)")
+    sample.add_argument("--pad", type=count, help="inference pad (default: the tightest for the grid)")
+    sample.add_argument("--columns", type=positive_int, default=4)
+    sample.add_argument("--seed", type=seed, default=0)
     sample.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
 
 

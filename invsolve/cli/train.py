@@ -5,7 +5,7 @@ import shlex
 import sys
 
 from invsolve.catalog import DEVICE_CHOICES, NETWORK_SIZE_NAMES, PRIOR_KINDS
-from invsolve.cli.options import float_list, int_list
+from invsolve.cli.options import float_list, int_list, positive, positive_int, seed
 from invsolve.priors.training_config import TrainingConfig
 
 
@@ -62,21 +62,24 @@ def add_parser(commands) -> None:
     train.add_argument("--net", default=defaults.net, choices=NETWORK_SIZE_NAMES, help="network size (default small)")
     train.add_argument(
         "--batch",
-        type=int,
+        type=positive_int,
         default=defaults.batch,
         help="patches per step at the largest patch size; smaller patches get proportionally more "
         f"(default {defaults.batch})",
     )
-    train.add_argument("--lr", type=float, default=defaults.lr, help=f"Adam learning rate (default {defaults.lr:g})")
+    train.add_argument("--lr", type=positive, default=defaults.lr, help=f"Adam learning rate (default {defaults.lr:g})")
     train.add_argument(
         "--ema-halflife",
-        type=float,
+        type=positive,
         default=defaults.ema_halflife,
         metavar="IMAGES",
         help="EMA half-life in images, ramped up as 5%% of the images seen (default 500000)",
     )
     train.add_argument(
-        "--max-images", type=int, metavar="N", help="train on the first N images only (default: all; phantoms: 1000)"
+        "--max-images",
+        type=positive_int,
+        metavar="N",
+        help="train on the first N images only (default: all; phantoms: 1000)",
     )
     train.add_argument(
         "--duration", default=defaults.duration, help="training time (30m, 2h) or images (200k, 1.5M); default 30m"
@@ -87,7 +90,7 @@ def add_parser(commands) -> None:
         metavar="TIME",
         help="save the prior and the training state this often (default 10m)",
     )
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=seed, default=0)
     train.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     train.add_argument(
         "--out",
