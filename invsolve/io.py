@@ -46,7 +46,7 @@ def read_image(
     """
     path = Path(path)
     if not path.is_file():
-        raise InvsolveError(f"cannot read {path}: no such file; check the path")
+        raise InvsolveError(_not_a_file(path))
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = _read_npy(path)
@@ -109,7 +109,7 @@ def read_measurement(path: str | os.PathLike) -> torch.Tensor:
     """Measured data from a .npy file: a finite float array, returned as a float32 tensor."""
     path = Path(path)
     if not path.is_file():
-        raise InvsolveError(f"cannot read {path}: no such file; check the path")
+        raise InvsolveError(_not_a_file(path))
     if path.suffix.lower() != ".npy":
         raise InvsolveError(f"measurements must be a .npy file, got {path.name}; save them with numpy.save")
     array = _load_npy(path)
@@ -152,6 +152,12 @@ def write_image(path: str | os.PathLike, image: torch.Tensor, bits: int = 8) -> 
     dtype = np.uint8 if bits == 8 else np.uint16
     pixels = np.round(np.clip(array, 0, 1) * np.iinfo(dtype).max).astype(dtype)
     return atomic_write(path, lambda f: iio.imwrite(f, pixels, extension=".png"))
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_dir():
+        return f"cannot read {path}: that is a folder; give a file"
+    return f"cannot read {path}: no such file; check the path"
 
 
 def check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], what: str) -> None:
@@ -238,6 +244,8 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
     """Integer or float (C, H, W) array -> float32 tensor in [0, 1] (see the module docstring)."""
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise InvsolveError(f"{source} does not hold real pixel values (dtype {array.dtype})")
+    if array.size == 0:
+        raise InvsolveError(f"{source} holds no pixels (shape {array.shape})")
     if not np.isfinite(array).all():
         raise InvsolveError(f"{source} contains NaN or Inf values; clean the image first")
     if window is not None:
@@ -252,8 +260,13 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
             )
         if array.dtype in (np.uint8, np.uint16):  # the file's bit depth says the white level
             maximum = np.iinfo(array.dtype).max
-        else:  # other integer arrays (.npy): the smallest usual white level that holds them
-            maximum = 255 if array.max() <= 255 else 65535 if array.max() <= 65535 else np.iinfo(array.dtype).max
+        elif array.max() <= 65535:  # other integer arrays (.npy): the smallest usual white level that holds them
+            maximum = 255 if array.max() <= 255 else 65535
+        else:  # dividing by the type's maximum would turn the image black: say so instead
+            raise InvsolveError(
+                f"{source} has integer values up to {array.max()}, beyond 16 bits, so their white level is "
+                "unknown; give a window (LOW, HIGH) to map them to [0, 1]"
+            )
         return torch.from_numpy((array / maximum).astype(np.float32))
     if array.min() < 0 or array.max() > 1:
         raise InvsolveError(
@@ -266,10 +279,15 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
 def _read_raster(path: Path) -> np.ndarray:
     import imageio.v3 as iio
 
+    if path.stat().st_size == 0:
+        raise InvsolveError(f"cannot read {path}: the file is empty")
     try:
         array = np.asarray(iio.imread(path))
-    except Exception as err:  # imageio raises many types for damaged or mislabelled files
-        raise InvsolveError(f"cannot read {path} as an image: {str(err).splitlines()[0]}") from None
+    except Exception:  # imageio raises many types, with its plug-in machinery's words, for damaged files
+        raise InvsolveError(
+            f"cannot read {path}: not a valid {path.suffix.lstrip('.').upper()} image (damaged, truncated "
+            "or another kind of file)"
+        ) from None
     return array.astype(np.float32) if array.dtype == bool else array
 
 

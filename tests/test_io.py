@@ -64,14 +64,25 @@ def test_dicom_is_read_in_hounsfield_units_and_windowed(tmp_path):
 def test_bad_files_are_refused_with_a_clear_message(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "fake.png").write_text("not a png")
+    (tmp_path / "empty.png").write_bytes(b"")
     np.save(tmp_path / "nan.npy", np.array([[0.0, np.nan]]))
     np.save(tmp_path / "4d.npy", np.zeros((2, 2, 2, 2)))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 0)))
+    np.save(tmp_path / "empty3.npy", np.zeros((1, 0, 5), dtype=np.uint8))
+    np.save(tmp_path / "huge.npy", np.full((4, 4), 70_000, dtype=np.int64))  # would be black: 1e-14 of int64's max
+    np.save(tmp_path / "huge32.npy", np.array([[0, 3_000_000]], dtype=np.int32))
     cases = {
         "missing.png": "no such file",
+        ".": "that is a folder; give a file",
         "notes.txt": "unsupported file type",
-        "fake.png": "cannot read",
+        "fake.png": "not a valid PNG image",
+        "empty.png": "the file is empty",
         "nan.npy": "NaN",
         "4d.npy": "expected \\(H, W\\)",
+        "empty.npy": "holds no pixels",
+        "empty3.npy": "holds no pixels",
+        "huge.npy": "beyond 16 bits.*give a window",
+        "huge32.npy": "beyond 16 bits",
     }
     for name, message in cases.items():
         with pytest.raises(InvsolveError, match=message):
@@ -80,6 +91,8 @@ def test_bad_files_are_refused_with_a_clear_message(tmp_path):
         read_measurement(tmp_path / "nan.npy")
     with pytest.raises(InvsolveError, match=r"\.npy"):
         read_measurement(tmp_path / "notes.txt")
+    with pytest.raises(InvsolveError, match="that is a folder"):
+        read_measurement(tmp_path)
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
