@@ -9,12 +9,11 @@ The training-set size and kind of each method come from its prior file's metadat
 """
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from invsolve.benchmarks.report import summary_rows
-from invsolve.benchmarks.runner import read_results
+from invsolve.benchmarks.runner import read_recorded_suite, read_results
 from invsolve.benchmarks.suite import build_suite
 from invsolve.catalog import PRIOR_KINDS
 from invsolve.errors import InvsolveError
@@ -25,9 +24,7 @@ KIND_LABELS = {"padis": "PaDIS", "whole": "whole image"}
 
 def study(out: Path, task: str) -> tuple[dict, list[dict]]:
     """({kind: [(training images, psnr, ssim), ...] by size}, rows of methods without a prior)."""
-    if not (out / "suite.json").is_file():
-        raise InvsolveError(f"{out} is not a benchmark output folder (no suite.json); run invsolve bench run first")
-    suite = build_suite(json.loads((out / "suite.json").read_text())["suite"])
+    suite = build_suite(read_recorded_suite(out)["suite"])
     rows = [r for r in summary_rows(suite, read_results(out)) if r["task"] == task]
     if not rows:
         raise InvsolveError(f"{out} holds no finished cells of task {task}")

@@ -3,14 +3,13 @@ figure per task (ground truth | each method, PSNR in the titles)."""
 
 import csv
 import io
-import json
 import statistics
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from invsolve.benchmarks.runner import read_results
+from invsolve.benchmarks.runner import read_recorded_suite, read_results
 from invsolve.benchmarks.suite import build_suite
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
@@ -167,9 +166,7 @@ def figures(suite, results: dict, out: Path) -> list[Path]:
 def report(out: str | Path) -> dict:
     """Write ``report.md``, ``results.csv`` (one row per cell), ``summary.csv`` and ``figures/*.png``."""
     out = Path(out)
-    if not (out / "suite.json").is_file():
-        raise InvsolveError(f"{out} is not a benchmark output folder (no suite.json); run invsolve bench run first")
-    recorded = json.loads((out / "suite.json").read_text())
+    recorded = read_recorded_suite(out)
     suite = build_suite(recorded["suite"])
     results = read_results(out)
     if not results:

@@ -79,13 +79,38 @@ def read_results(out: Path) -> dict[str, dict]:
 
 
 def _complete_records(path: Path) -> list[dict]:
+    """The records of one rank's file. Only its last line may be torn (a run killed mid-write);
+    damage anywhere else is named, never skipped or half-read."""
+    lines = path.read_text(errors="replace").splitlines()
     records = []
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # the last line of a run killed mid-write
+            record = None
+            if number == len(lines):
+                continue
+        if not (isinstance(record, dict) and isinstance(record.get("key"), str)):
+            raise InvsolveError(
+                f"{path}:{number}: not a result record (the file is damaged); delete that line and rerun "
+                "to redo its cell"
+            )
+        records.append(record)
     return records
+
+
+def read_recorded_suite(out: Path) -> dict:
+    """``out/suite.json`` as written by ``bench run``: {"suite": raw suite, "split": name}."""
+    path = out / "suite.json"
+    if not path.is_file():
+        raise InvsolveError(f"{out} is not a benchmark output folder (no suite.json); run invsolve bench run first")
+    try:
+        recorded = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        recorded = None
+    if not (isinstance(recorded, dict) and isinstance(recorded.get("suite"), dict) and "split" in recorded):
+        raise InvsolveError(f"{path} is damaged; delete it (and rerun) if the folder holds no results you need")
+    return recorded
 
 
 def _repair(path: Path) -> None:
@@ -289,7 +314,7 @@ def _record_suite(suite: Suite, split: str, out: Path) -> None:
     record = {"suite": suite.raw, "split": split}
     path = out / "suite.json"
     if path.exists() and read_results(out):
-        if json.loads(path.read_text()) != json.loads(json.dumps(record)):
+        if read_recorded_suite(out) != json.loads(json.dumps(record)):
             raise InvsolveError(
                 f"{out} holds results of a different suite or settings ({path}); "
                 "use another --out folder, or rerun with the same suite file and --set values"

@@ -131,7 +131,10 @@ def load_suite(path: str | os.PathLike, overrides: list[str] = ()) -> Suite:
     path = Path(path)
     if not path.is_file():
         raise InvsolveError(f"suite file {path} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise InvsolveError(f"{path}: not a UTF-8 text file (byte {error.start}); save it as UTF-8") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -332,3 +332,42 @@ def test_a_run_that_failed_before_its_first_cell_does_not_block_the_corrected_re
     assert len(read_results(out)) == 2
     assert cli([*failing, "--set", "methods.baseline.label=other"]) == 2  # now it holds results: refused
     assert "holds results of a different suite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda out: (out / "suite.json").write_text("{not json"), r"suite\.json is damaged"),
+        (lambda out: (out / "suite.json").write_text("[1, 2]"), r"suite\.json is damaged"),
+        (lambda out: (out / "suite.json").write_bytes(b"\xff\xfe\x00"), r"suite\.json is damaged"),
+        (lambda out: _prepend(out / "results-rank0.jsonl", "garbage\n"), r"results-rank0\.jsonl:1: not a result"),
+        (lambda out: _prepend(out / "results-rank0.jsonl", "[1]\n"), r"results-rank0\.jsonl:1: not a result"),
+    ],
+)
+def test_damaged_run_folders_are_named_in_one_line(suite_file, tmp_path, capsys, damage, message):
+    out = tmp_path / "out"
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8"]) == 0
+    damage(out)
+    capsys.readouterr()
+    assert cli(["bench", "report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and len(err.strip().splitlines()) == 1
+
+
+def test_a_torn_last_line_is_still_dropped_quietly(suite_file, tmp_path):
+    out = tmp_path / "out"
+    assert cli(["bench", "run", str(suite_file), "--out", str(out), "--methods", "baseline", "--tasks", "ct8"]) == 0
+    with (out / "results-rank0.jsonl").open("a") as f:
+        f.write('{"key": "ct8/base')
+    assert len(read_results(out)) == 2
+
+
+def test_a_suite_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin.toml"
+    path.write_bytes('[suite]\nname = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InvsolveError, match="not a UTF-8 text file"):
+        load_suite(path)
+
+
+def _prepend(path, text):
+    path.write_text(text + path.read_text())
