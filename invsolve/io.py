@@ -233,11 +233,16 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
-def _new_file_mode() -> int:
-    """The mode an ordinary new file gets under the current umask."""
+def current_umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _new_file_mode() -> int:
+    """The mode an ordinary new file gets under the current umask."""
+    return 0o666 & ~current_umask()
 
 
 def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None = None) -> torch.Tensor:

@@ -39,6 +39,11 @@ def add_parser(commands) -> None:
         help="aapm: HU mapped to 0..1 (default {:g},{:g})".format(*CT_WINDOW_HU),
     )
     prepare.add_argument("--seed", type=seed, default=0, help="celeba: seed of the test/validation draw")
+    prepare.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a non-empty DST that is not an earlier output of prepare (that one is always replaced whole)",
+    )
 
 
 def run(args, argv) -> int:
@@ -81,6 +86,7 @@ def prepare_data(args) -> int:
             test_slices=args.test,
             validation=args.validation,
             window=args.window,
+            replace=args.replace,
         )
     else:
         counts = prepare_celeba(
@@ -91,6 +97,7 @@ def prepare_data(args) -> int:
             test=args.test,
             validation=args.validation,
             seed=args.seed,
+            replace=args.replace,
         )
     print(
         f"wrote {args.dst}: "

@@ -9,12 +9,17 @@
   train, then a seeded random 25 of the rest test and another 25 validation.
 
 Both write ``dst/{train,validation,test}/`` (readable by ``get_source(dst, split)``) and
-``dst/prepared.json`` recording the source files of every output image.
+``dst/prepared.json`` recording the source files of every output image. They build the folder
+beside ``dst`` and move it into place only when every image is written: a failure part-way leaves
+``dst`` as it was. An earlier output of theirs (it has ``prepared.json``) is replaced whole, never
+mixed with the new one; any other non-empty ``dst`` is refused unless ``replace=True``.
 """
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,7 +28,15 @@ from tqdm.auto import tqdm
 
 from invsolve.catalog import SPLITS
 from invsolve.errors import InvsolveError
-from invsolve.io import DICOM_SUFFIXES, IMAGE_SUFFIXES, atomic_write, is_dicom_file, read_image, write_image
+from invsolve.io import (
+    DICOM_SUFFIXES,
+    IMAGE_SUFFIXES,
+    atomic_write,
+    current_umask,
+    is_dicom_file,
+    read_image,
+    write_image,
+)
 from invsolve.units import CT_WINDOW_HU
 
 
@@ -60,10 +73,12 @@ def prepare_aapm(
     test_slices: int = 25,
     validation: int = 25,
     window: tuple[float, float] = CT_WINDOW_HU,
+    replace: bool = False,
 ) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"AAPM source folder {src} does not exist")
+    _check_destination(dst, replace)
     try:
         import pydicom  # noqa: F401
     except ImportError:
@@ -112,10 +127,12 @@ def prepare_celeba(
     test: int = 25,
     validation: int = 25,
     seed: int = 0,
+    replace: bool = False,
 ) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"CelebA-HQ source folder {src} does not exist")
+    _check_destination(dst, replace)
     files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < train + test + validation:
         raise InvsolveError(
@@ -136,15 +153,40 @@ def prepare_celeba(
     return _write_splits(dst, plan, convert, bits=8, meta={"dataset": "celeba", "size": size, "seed": seed})
 
 
+def _check_destination(dst: Path, replace: bool) -> None:
+    """Before any work: ``dst`` is absent, empty, an earlier output of prepare, or ``replace`` is set."""
+    if dst.exists() and not dst.is_dir():
+        raise InvsolveError(f"DST {dst} is a file; give a folder")
+    if not dst.parent.is_dir():
+        raise InvsolveError(f"DST {dst}: folder {dst.parent} does not exist")
+    if dst.is_dir() and any(dst.iterdir()) and not (dst / "prepared.json").is_file() and not replace:
+        raise InvsolveError(
+            f"DST {dst} holds other files; give an empty or new folder, or pass --replace to replace it whole"
+        )
+
+
 def _write_splits(dst: Path, plan: dict, convert, *, bits: int, meta: dict) -> dict:
-    for split in SPLITS:
-        (dst / split).mkdir(parents=True, exist_ok=True)
-    record = {**meta, "splits": {}}
-    jobs = [(split, name, path) for split in SPLITS for name, path in plan.get(split, [])]
-    for split, name, path in tqdm(jobs, desc=f"writing {dst}", disable=not _progress()):
-        write_image(dst / split / f"{name}.png", convert(path), bits=bits)
-        record["splits"].setdefault(split, {})[f"{name}.png"] = str(path)
-    atomic_write(dst / "prepared.json", lambda f: f.write(json.dumps(record, indent=1).encode()))
+    """Write every split into a folder beside ``dst``, then swap it in: all or nothing."""
+    building = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".building"))
+    try:
+        for split in SPLITS:
+            (building / split).mkdir()
+        record = {**meta, "splits": {}}
+        jobs = [(split, name, path) for split in SPLITS for name, path in plan.get(split, [])]
+        for split, name, path in tqdm(jobs, desc=f"writing {dst}", disable=not _progress()):
+            write_image(building / split / f"{name}.png", convert(path), bits=bits)
+            record["splits"].setdefault(split, {})[f"{name}.png"] = str(path)
+        atomic_write(building / "prepared.json", lambda f: f.write(json.dumps(record, indent=1).encode()))
+        os.chmod(building, 0o777 & ~current_umask())  # mkdtemp makes folders private; give the usual mode
+        if dst.exists():  # the old folder goes only once the new one is complete
+            old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".old"))
+            os.replace(dst, old / dst.name)
+            os.replace(building, dst)
+            shutil.rmtree(old)
+        else:
+            os.replace(building, dst)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return {split: len(plan.get(split, [])) for split in SPLITS}
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from invsolve.cli import main as cli
 from invsolve.data import get_source
-from invsolve.data.prepare import evenly_spaced, prepare_aapm
+from invsolve.data.prepare import evenly_spaced, prepare_aapm, prepare_celeba
 from invsolve.errors import InvsolveError
 from tests.helpers import write_test_dicom
 
@@ -72,3 +72,62 @@ def test_prepare_refuses_too_few_images_and_single_volumes(tmp_path, capsys):
     write_test_dicom(tmp_path / "one.dcm", np.zeros((8, 8)), series="9.9")
     with pytest.raises(InvsolveError, match="holds 1 DICOM series"):
         prepare_aapm(tmp_path, tmp_path / "out")
+
+
+def _celeba_copy(src, count=12):
+    import imageio.v3 as iio
+
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        iio.imwrite(src / f"{i:05d}.png", rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    return src
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_rerunning_prepare_with_other_counts_replaces_the_earlier_output_whole(tmp_path):
+    src, dst = _celeba_copy(tmp_path / "celeba"), tmp_path / "out"
+    base = ["data", "prepare", "celeba", str(src), str(dst), "--size", "16", "--test", "3", "--validation", "2"]
+    assert cli([*base, "--train", "6"]) == 0
+    assert cli([*base, "--train", "4"]) == 0
+    record = json.loads((dst / "prepared.json").read_text())["splits"]
+    on_disk = {split: sorted(p.name for p in (dst / split).iterdir()) for split in ("train", "validation", "test")}
+    assert on_disk == {split: sorted(record[split]) for split in on_disk} and len(on_disk["train"]) == 4
+    names = [n for files in on_disk.values() for n in files]
+    assert len(names) == len(set(names))  # no image in two splits
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no building or old folder left
+
+
+def test_a_failure_part_way_leaves_the_destination_as_it_was(tmp_path, capsys):
+    src, dst = _celeba_copy(tmp_path / "celeba"), tmp_path / "out"
+    base = ["data", "prepare", "celeba", str(src), str(dst), "--size", "16", "--train", "6", "--test", "3"]
+    assert cli([*base, "--validation", "2"]) == 0
+    before = {name: (dst / name).read_bytes() for name in _files(dst)}
+    (src / "00011.png").write_bytes((src / "00011.png").read_bytes()[:60])  # truncated
+    (src / "00003.png").write_bytes(b"")
+    assert cli([*base, "--validation", "3"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert {name: (dst / name).read_bytes() for name in _files(dst)} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    fresh = tmp_path / "fresh"
+    assert cli([*base[:4], str(fresh), *base[5:], "--validation", "3"]) == 2
+    assert "cannot read" in capsys.readouterr().err and not fresh.exists()
+
+
+@pytest.mark.parametrize("make", [lambda d: (d / "notes.txt").write_text("mine"), lambda d: (d / "train").mkdir()])
+def test_a_folder_that_is_not_an_earlier_output_is_refused_unless_replace(tmp_path, capsys, make):
+    src, dst = _celeba_copy(tmp_path / "celeba"), tmp_path / "out"
+    dst.mkdir()
+    make(dst)
+    args = ["data", "prepare", "celeba", str(src), str(dst), "--size", "16", "--train", "6", "--test", "3"]
+    assert cli([*args, "--validation", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds other files" in err and "--replace" in err and len(err.strip().splitlines()) == 1
+    assert cli([*args, "--validation", "2", "--replace"]) == 0
+    assert (dst / "prepared.json").is_file() and not (dst / "notes.txt").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InvsolveError, match="is a file; give a folder"):
+        prepare_celeba(src, tmp_path / "file", size=16, train=6, test=3, validation=2)
