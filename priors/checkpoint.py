@@ -7,6 +7,7 @@ wrong weights. ``load(path)`` turns a prior file into a ready ``PatchPrior`` or 
 
 import hashlib
 import json
+import math
 import os
 import struct
 from pathlib import Path
@@ -16,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from invsolve.catalog import BUNDLED_PRIORS, PRIOR_KINDS
+from invsolve.catalog import BUNDLED_PRIORS, NETWORK_SIZE_NAMES, PRIOR_KINDS
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.network import EDMNetwork
@@ -68,17 +69,72 @@ def _data_section(blob: bytes) -> bytes:
     return blob[8 + header_size :]
 
 
-def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options):
-    """Build the prior a config describes and load ``weights`` into its network."""
+def check_prior_config(config: dict) -> None:
+    """Every field a prior is built from is there and of the right type, or one line says which is not."""
     kind = config.get("kind")
     if kind not in PRIOR_KINDS:
         raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads {', '.join(PRIOR_KINDS)}")
-    network = EDMNetwork(**config["network"])
-    try:
-        network.load_state_dict(weights, strict=True)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[1:2] or [str(error)]
-        raise InvsolveError(f"checkpoint weights do not match its network config: {first[0].strip()}") from None
+    network = config.get("network")
+    fields = {
+        "image_size": (config.get("image_size"), lambda v: _is_int(v) and v >= 8, "an integer of at least 8"),
+        "sigma_min": (config.get("sigma_min"), lambda v: _is_number(v) and v > 0, "a number above 0"),
+        "sigma_max": (config.get("sigma_max"), _is_number, "a number"),
+        "network": (network, lambda v: isinstance(v, dict), "a table"),
+    }
+    if isinstance(network, dict):
+        fields |= {
+            "network.channels": (network.get("channels"), lambda v: v in (1, 3) and _is_int(v), "1 or 3"),
+            "network.size": (network.get("size"), lambda v: v in NETWORK_SIZE_NAMES, " or ".join(NETWORK_SIZE_NAMES)),
+            "network.positional": (network.get("positional"), lambda v: isinstance(v, bool), "true or false"),
+            "network.resolution": (network.get("resolution"), lambda v: _is_int(v) and v >= 8, "an integer >= 8"),
+        }
+    if kind == "padis":
+        fields |= {
+            "patch_size": (config.get("patch_size"), lambda v: _is_int(v) and v >= 1, "a positive integer"),
+            "pad": (config.get("pad"), lambda v: v is None or (_is_int(v) and v >= 0), "none or an integer >= 0"),
+        }
+    for name, (value, valid, expected) in fields.items():
+        if not valid(value):
+            shown = "missing" if value is None else f"{value!r}"[:40]
+            raise InvsolveError(f"checkpoint config field {name} is {shown}; expected {expected} (damaged file?)")
+    if not config["sigma_max"] > config["sigma_min"]:
+        raise InvsolveError("checkpoint config: sigma_max must exceed sigma_min (damaged file?)")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _weights_mismatch(network: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str | None:
+    """A short account of how ``weights`` differ from ``network``'s, or None when they fit."""
+    expected = network.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    reshaped = [k for k in expected if k in weights and weights[k].shape != expected[k].shape]
+    if not (missing or unexpected or reshaped):
+        return None
+    parts = [
+        f"{len(names)} {what}"
+        for names, what in ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape"))
+        if names
+    ]
+    example = (missing or unexpected or reshaped)[0]
+    return f"{', '.join(parts)} (e.g. {example})"
+
+
+def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options):
+    """Build the prior a config describes and load ``weights`` into its network."""
+    check_prior_config(config)
+    kind = config["kind"]
+    network = EDMNetwork(**{k: config["network"][k] for k in ("channels", "size", "positional", "resolution")})
+    mismatch = _weights_mismatch(network, weights)
+    if mismatch:
+        raise InvsolveError(f"checkpoint weights do not match its network config: {mismatch}")
+    network.load_state_dict(weights, strict=True)
     sigma_range = dict(sigma_min=config["sigma_min"], sigma_max=config["sigma_max"])
     if kind == "whole":
         unknown = set(options) - {"max_batch"}

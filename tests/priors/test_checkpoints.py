@@ -1,5 +1,7 @@
 """Checkpoint files round-trip bit-exactly and refuse truncated, corrupted or foreign files."""
 
+import re
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -107,3 +109,47 @@ def test_bundled_priors_load_by_name_and_record_their_training(name, kind, data,
     assert config["command"].startswith(f"invsolve train --prior {kind} --data {data} --image-size 128 --net small")
     assert config["training"]["seconds"] <= 90 * 60 + 5 and config["training"]["device"] == "cpu"
     assert config["training"]["duration"] == "90m"  # every pair had the same budget, the most the issue allows
+
+
+def _without(config, dotted):
+    top, _, inner = dotted.partition(".")
+    if inner:
+        return config | {top: {k: v for k, v in config[top].items() if k != inner}}
+    return {k: v for k, v in config.items() if k != top}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: _without(c, "image_size"), "field image_size is missing"),
+        (lambda c: c | {"image_size": "64"}, "field image_size is '64'; expected an integer"),
+        (lambda c: c | {"sigma_min": -1.0}, "field sigma_min is -1.0"),
+        (lambda c: c | {"sigma_max": "big"}, "field sigma_max is 'big'"),
+        (lambda c: c | {"sigma_max": 0.001}, "sigma_max must exceed sigma_min"),
+        (lambda c: c | {"network": [1, 2]}, "field network is [1, 2]"),
+        (lambda c: _without(c, "network.channels"), "field network.channels is missing"),
+        (lambda c: c | {"network": c["network"] | {"size": "huge"}}, "field network.size is 'huge'"),
+        (lambda c: c | {"network": c["network"] | {"positional": 1}}, "field network.positional is 1"),
+        (lambda c: c | {"patch_size": 0}, "field patch_size is 0"),
+        (lambda c: c | {"pad": -3}, "field pad is -3"),
+        (lambda c: c | {"kind": "gan"}, "unknown prior kind 'gan'"),
+    ],
+)
+def test_damaged_checkpoint_configs_are_named_in_one_short_line(tiny_prior_file, tmp_path, change, message):
+    config, tensors = read_checkpoint(tiny_prior_file)
+    write_checkpoint(tmp_path / "damaged.safetensors", tensors, change(config))
+    with pytest.raises(InvsolveError, match=re.escape(message)) as caught:
+        load(tmp_path / "damaged.safetensors")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+def test_weights_of_another_network_get_a_short_summary(tiny_prior_file, tmp_path):
+    config, tensors = read_checkpoint(tiny_prior_file)
+    write_checkpoint(tmp_path / "m.safetensors", tensors, config | {"network": config["network"] | {"size": "small"}})
+    with pytest.raises(InvsolveError, match=r"do not match its network config: \d+ missing") as caught:
+        load(tmp_path / "m.safetensors")
+    assert len(str(caught.value)) < 200
+    fewer = {k: v for i, (k, v) in enumerate(tensors.items()) if i}
+    write_checkpoint(tmp_path / "f.safetensors", fewer, config)
+    with pytest.raises(InvsolveError, match=r"1 missing \(e\.g\. "):
+        load(tmp_path / "f.safetensors")
