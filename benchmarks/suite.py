@@ -40,6 +40,7 @@ from invsolve.errors import InvsolveError
 from invsolve.operators import DOMAINS, PRESETS, get_preset
 from invsolve.priors import resolve_prior_path
 from invsolve.solvers import SOLVERS, get_solver
+from invsolve.solvers.defaults import check_setting_values
 
 SUITE_KEYS = {"name", "description", "image_size", "count", "seeds", "validation_count", "figure_images", "plugins"}
 TASK_KEYS = {"op", "dataset", "options", "paper"}
@@ -251,6 +252,10 @@ def build_suite(raw: dict, fail=None) -> Suite:
                         f"method {name}: solver {solver.name} has no setting "
                         f"{', '.join(unknown)}; it takes {', '.join(solver.parameters) or 'none'}",
                     )
+                try:
+                    check_setting_values(solver.name, settings)
+                except InvsolveError as error:
+                    fail((*keys, "settings"), f"method {name}: {error}")
         methods[name] = Method(
             name,
             dict(named) if isinstance(named, dict) else named,

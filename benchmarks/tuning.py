@@ -19,6 +19,7 @@ from invsolve.cli.options import parse_value
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.solvers import get_solver
+from invsolve.solvers.defaults import check_setting_values
 
 
 def parse_grid(assignments: list[str]) -> dict[str, list]:
@@ -52,6 +53,8 @@ def tuning_suite(suite: Suite, method: str, grid: dict[str, list]) -> Suite:
     raw["methods"] = {}
     for values in itertools.product(*grid.values()):
         point = dict(zip(grid, values, strict=True))
+        for solver in {suite.methods[method].solver_for(task) for task in suite.tasks.values()}:
+            check_setting_values(solver, point)
         variant = copy.deepcopy(base)
         variant["task_settings"] = {t: {**base.get("task_settings", {}).get(t, {}), **point} for t in suite.tasks}
         raw["methods"][variant_name(method, point)] = variant

@@ -75,10 +75,8 @@ def admm_tv(
             "pass lam (and rho_factor or rho, iterations)"
         )
     rho = rho_factor * lam if rho is None else rho
-    if tv not in ("isotropic", "anisotropic"):
-        raise InvsolveError(f"tv must be 'isotropic' or 'anisotropic', got {tv!r}")
-    if lam < 0 or rho <= 0 or iterations < 1 or cg_iterations < 1:
-        raise InvsolveError("ADMM-TV needs lam >= 0, rho > 0 and at least one (CG) iteration")
+    if cg_iterations < 1:  # the value ranges are checked where settings enter (defaults.SETTING_RULES)
+        raise InvsolveError("ADMM-TV needs at least one CG iteration per ADMM iteration (cg_iterations)")
     with torch.no_grad():
         x = physics.baseline(operator, y)
         z = gradient(x)

@@ -9,11 +9,19 @@ values and a one-line notice, never another task's. Settings passed to a solver 
 Every tuned value was chosen on the validation split (``invsolve bench tune``), never on test images.
 """
 
+import math
 import warnings
 from dataclasses import dataclass
 
-from invsolve.catalog import CLASSICAL_DEFAULT, FALLBACK_SOLVER, PREFERRED_SOLVER, PRIOR_KINDS
-from invsolve.errors import GenericSettingsNotice
+from invsolve.catalog import (
+    CLASSICAL_DEFAULT,
+    DPS_STARTS,
+    FALLBACK_SOLVER,
+    PREFERRED_SOLVER,
+    PRIOR_KINDS,
+    SCHEDULE_KINDS,
+)
+from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.operators.presets import preset_differences
 
 #: Settings before any tuning: the reference code's CT-20 values for the Langevin family (100
@@ -32,6 +40,47 @@ GENERIC = {
     "diffpir": DIFFUSION_COMMON | {"steps": 100, "lam": 7.0, "xi": 0.1},
     "dds": DIFFUSION_COMMON | {"steps": 50, "cg_iterations": 3, "gamma": 0.0, "xi": 1.0, "start": "baseline"},
 }
+
+
+def _whole(low):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _number(test):
+    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and test(v)
+
+
+#: What each setting may be, checked wherever settings enter (the Python API, suite files, --set,
+#: --param): (test, what the message asks for). None always means "the default".
+SETTING_RULES = {
+    "steps": (_whole(1), "an integer of at least 1"),
+    "inner": (_whole(1), "an integer of at least 1"),
+    "iterations": (_whole(1), "an integer of at least 1"),
+    "cg_iterations": (_whole(0), "an integer, 0 or more"),
+    "zeta": (_number(lambda v: v >= 0), "a finite number, 0 or more"),
+    "gamma": (_number(lambda v: v >= 0), "a finite number, 0 or more"),
+    "xi": (_number(lambda v: 0 <= v <= 1), "a number in 0..1"),
+    "lam": (_number(lambda v: v > 0), "a finite number above 0"),
+    "rho": (_number(lambda v: v > 0), "a finite number above 0"),
+    "rho_factor": (_number(lambda v: v > 0), "a finite number above 0"),
+    "snr": (_number(lambda v: v > 0), "a finite number above 0"),
+    "sigma_max": (_number(lambda v: v > 0), "a finite number above 0"),
+    "sigma_min": (_number(lambda v: v > 0), "a finite number above 0"),
+    "schedule": (lambda v: v in SCHEDULE_KINDS, " or ".join(SCHEDULE_KINDS)),
+    "start": (lambda v: v in DPS_STARTS, " or ".join(DPS_STARTS)),
+    "tv": (lambda v: v in ("isotropic", "anisotropic"), "isotropic or anisotropic"),
+}
+
+
+def check_setting_values(solver: str, settings: dict) -> None:
+    """One line naming the first setting whose value is of the wrong type or out of range."""
+    for name, value in settings.items():
+        test, expected = SETTING_RULES.get(name, (lambda v: True, ""))
+        if value is not None and not test(value):
+            raise InvsolveError(f"solver {solver}: setting {name} must be {expected}, got {value!r}")
+    low, high = settings.get("sigma_min"), settings.get("sigma_max")
+    if low is not None and high is not None and not high > low:
+        raise InvsolveError(f"solver {solver}: sigma_max ({high}) must exceed sigma_min ({low})")
 
 
 @dataclass(frozen=True)

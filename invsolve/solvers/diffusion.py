@@ -35,7 +35,6 @@ import math
 
 import torch
 
-from invsolve.catalog import DPS_STARTS
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.linalg import regularised_least_squares
@@ -87,7 +86,6 @@ def dps(
 ):
     """PaDIS Algorithm 1 (VE-DPS with Langevin). ``start``: "baseline" (the clamped baseline, as the
     reference code) or "noise" (sigma_max times white noise, the paper's ablation of table 5)."""
-    _check_start("dps", start)
     counted = CountedPrior(prior)
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
 
@@ -236,9 +234,6 @@ def diffpir(
     """DiffPIR from the baseline noised to sigma_max. ``lam`` weighs the prior against the data (small:
     trust the data), ``xi`` is the share of fresh noise when moving to the next level (0: deterministic).
     The result is the last proximal estimate, so it fits the data as closely as ``lam`` allows."""
-    _check_fresh_noise_share("diffpir", xi)
-    if lam <= 0:
-        raise InvsolveError(f"diffpir lam (the prior's weight against the data) must be positive, got {lam}")
     counted = CountedPrior(prior)
     sigma_y = max(physics.noise_level(operator), NOISELESS_SIGMA_Y)
     estimate = None
@@ -277,10 +272,7 @@ def dds(
     """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
     on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
     baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
-    _check_start("dds", start)
-    _check_fresh_noise_share("dds", xi)
-    if gamma < 0 or cg_iterations < 0:
-        raise InvsolveError(f"dds needs gamma >= 0 and cg_iterations >= 0, got {gamma} and {cg_iterations}")
+    # the value ranges are checked where settings enter (invsolve.solvers.defaults.SETTING_RULES)
     if gamma == 0 and cg_iterations == 0:
         raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
     counted = CountedPrior(prior)
@@ -319,16 +311,6 @@ def _noised_start(operator, y, levels, generator, from_baseline=False):
     ``from_baseline`` (DiffPIR, DDS) or alone (Langevin, PC, ``start="noise"``)."""
     noise = levels.sigma_max * seeded_normal(operator.A_adjoint(y).shape, generator, y)
     return physics.baseline(operator, y) + noise if from_baseline else noise
-
-
-def _check_start(solver, start):
-    if start not in DPS_STARTS:
-        raise InvsolveError(f"{solver} start must be one of {', '.join(DPS_STARTS)}, got {start!r}")
-
-
-def _check_fresh_noise_share(solver, xi):
-    if not 0 <= xi <= 1:
-        raise InvsolveError(f"{solver} xi (the share of fresh noise) must lie in [0, 1], got {xi}")
 
 
 def _finish(x, counted, info):

@@ -8,7 +8,7 @@ import torch
 from invsolve.errors import InvsolveError
 from invsolve.operators import base as physics
 from invsolve.priors.base import Prior
-from invsolve.solvers.defaults import default_settings
+from invsolve.solvers.defaults import check_setting_values, default_settings
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Solver:
                 f"solver {self.name} has no setting {', '.join(unknown)}; "
                 f"it takes {', '.join(self.parameters) or 'none'}"
             )
+        check_setting_values(self.name, given)
         return default_settings(self, operator, prior, given) | given
 
     def __call__(

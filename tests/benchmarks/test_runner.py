@@ -371,3 +371,21 @@ def test_a_suite_file_that_is_not_utf8_is_named(tmp_path):
 
 def _prepend(path, text):
     path.write_text(text + path.read_text())
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("methods.padis.settings={steps=2, inner=-1}", "setting inner must be an integer of at least 1"),
+        ('methods.padis.settings={steps="2"}', "setting steps must be an integer"),
+        ("methods.admm-tv.settings={iterations=1.5}", "setting iterations must be an integer"),
+    ],
+)
+def test_suite_values_of_the_wrong_type_are_named_with_their_line(suite_file, override, message):
+    with pytest.raises(InvsolveError, match=f"tiny.toml.*{message}"):
+        load_suite(suite_file, [override])
+
+
+def test_tuning_grid_values_are_checked_too(suite_file, tmp_path):
+    with pytest.raises(InvsolveError, match="setting zeta must be a finite number, 0 or more, got -1"):
+        tune(load_suite(suite_file), "padis", {"zeta": [0.3, -1]}, tmp_path / "t")

@@ -1,12 +1,13 @@
 """The table of tuned defaults: a value applies only to the task it was tuned for."""
 
+import re
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from invsolve.errors import GenericSettingsNotice
+from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.operators import PRESETS, make_operator, preset_differences
 from invsolve.priors import DenoiserPrior, EDMNetwork, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import SOLVERS, get_solver, preferred_solver
@@ -89,3 +90,25 @@ def test_each_preset_has_its_preferred_solver():
         "sr4": "diffpir",
     }
     assert preferred_solver("ct8", with_prior=False) == "admm-tv"
+
+
+@pytest.mark.parametrize(
+    "solver, settings, message",
+    [
+        ("dps", {"inner": -1}, "setting inner must be an integer of at least 1, got -1"),
+        ("dps", {"zeta": -1.0}, "setting zeta must be a finite number, 0 or more"),
+        ("dps", {"steps": "50"}, "setting steps must be an integer of at least 1, got '50'"),
+        ("dps", {"steps": True}, "setting steps must be an integer"),
+        ("dds", {"xi": 1.5}, "setting xi must be a number in 0..1"),
+        ("dds", {"cg_iterations": 2.5}, "setting cg_iterations must be an integer, 0 or more"),
+        ("dds", {"sigma_max": float("nan")}, "setting sigma_max must be a finite number above 0"),
+        ("dds", {"sigma_max": 0.01, "sigma_min": 0.1}, "sigma_max (0.01) must exceed sigma_min (0.1)"),
+        ("dds", {"schedule": "cosine"}, "setting schedule must be edm or geometric"),
+        ("admm-tv", {"lam": "0.1"}, "setting lam must be a finite number above 0, got '0.1'"),
+        ("admm-tv", {"tv": "l1"}, "setting tv must be isotropic or anisotropic"),
+    ],
+)
+def test_settings_of_the_wrong_type_or_range_are_refused_before_any_work(solver, settings, message):
+    operator = make_operator("ct8", image_size=32)
+    with pytest.raises(InvsolveError, match=re.escape(message)):
+        get_solver(solver).settings(operator, **settings)

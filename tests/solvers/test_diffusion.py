@@ -56,7 +56,7 @@ def test_sample_mean_matches_the_exact_posterior_mean(gaussian_problem, solver):
 
 
 @pytest.mark.parametrize("solver", list(CASES))
-@pytest.mark.parametrize("broken", [-1.0, 10.0])
+@pytest.mark.parametrize("broken", [0.0, 10.0])
 def test_a_broken_data_step_fails_the_same_check(gaussian_problem, solver, broken):
     settings, bound = CASES[solver]
     settings = settings | {"zeta": broken * settings["zeta"]}
@@ -76,9 +76,9 @@ def test_diffpir_with_a_wrong_data_weight_fails_the_same_check(gaussian_problem,
 
 def test_diffpir_refuses_settings_outside_their_range(gaussian_problem):
     prior, op, y, _, _ = gaussian_problem
-    with pytest.raises(InvsolveError, match=r"xi .* must lie in \[0, 1\]"):
+    with pytest.raises(InvsolveError, match=r"setting xi must be a number in 0\.\.1"):
         get_solver("diffpir")(op, y, prior, steps=5, xi=1.5)
-    with pytest.raises(InvsolveError, match=r"lam .* must be positive"):
+    with pytest.raises(InvsolveError, match="setting lam must be a finite number above 0"):
         get_solver("diffpir")(op, y, prior, steps=5, lam=0.0)
 
 
@@ -144,10 +144,10 @@ def test_dds_refuses_settings_outside_their_range(gaussian_problem):
     prior, op, y, _, _ = gaussian_problem
     run = get_solver("dds")
     for settings, message in (
-        ({"xi": 1.5}, r"xi .* must lie in \[0, 1\]"),
-        ({"gamma": -1.0}, "gamma >= 0"),
+        ({"xi": 1.5}, r"setting xi must be a number in 0\.\.1"),
+        ({"gamma": -1.0}, "setting gamma must be a finite number, 0 or more"),
         ({"cg_iterations": 0}, "at least one CG iteration"),
-        ({"start": "middle"}, "start must be one of baseline, noise"),
+        ({"start": "middle"}, "setting start must be baseline or noise"),
     ):
         with pytest.raises(InvsolveError, match=message):
             run(op, y, prior, steps=5, **settings)
@@ -257,5 +257,5 @@ def test_dps_can_start_from_noise_and_refuses_other_starts(gaussian_problem):
     from_noise = run(op, y, prior, generator=torch.Generator().manual_seed(0), steps=10, inner=1, start="noise")
     from_baseline = run(op, y, prior, generator=torch.Generator().manual_seed(0), steps=10, inner=1)
     assert torch.isfinite(from_noise).all() and not torch.equal(from_noise, from_baseline)
-    with pytest.raises(InvsolveError, match="start must be one of baseline, noise"):
+    with pytest.raises(InvsolveError, match="setting start must be baseline or noise"):
         run(op, y, prior, steps=10, inner=1, start="middle")
