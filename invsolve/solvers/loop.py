@@ -18,7 +18,13 @@ class CountedPrior:
 
     def denoise(self, x, sigma, generator=None):
         self.nfe += 1
-        return self.prior(x, sigma, generator=generator)
+        denoised = self.prior(x, sigma, generator=generator)
+        if not torch.isfinite(denoised).all() and torch.isfinite(x).all():
+            raise InvsolveError(
+                f"the prior returned NaN/Inf at sigma {float(sigma):.4g} for a finite input: its weights are "
+                "damaged or unusable; train it again or use another prior file"
+            )
+        return denoised
 
     def score(self, x, sigma, generator=None):
         return (self.denoise(x, sigma, generator) - x) / sigma**2

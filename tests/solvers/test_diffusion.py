@@ -7,7 +7,7 @@ import torch
 
 from invsolve.errors import InvsolveError
 from invsolve.operators import make_operator
-from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior
+from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import diffusion, get_solver
 
 SIZE, SAMPLES, NOISE = 8, 64, 0.05
@@ -259,3 +259,15 @@ def test_dps_can_start_from_noise_and_refuses_other_starts(gaussian_problem):
     assert torch.isfinite(from_noise).all() and not torch.equal(from_noise, from_baseline)
     with pytest.raises(InvsolveError, match="setting start must be baseline or noise"):
         run(op, y, prior, steps=10, inner=1, start="middle")
+
+
+def test_a_prior_with_broken_weights_is_blamed_not_the_step_size(tiny_prior_file):
+    prior = load(tiny_prior_file)
+    with torch.no_grad():
+        next(prior.network.parameters()).fill_(float("nan"))
+    op = make_operator("ct8", image_size=64)
+    y = op.A(torch.full((1, 1, 64, 64), 0.5))
+    for solver in ("dps", "dds"):
+        with pytest.raises(InvsolveError, match=r"the prior returned NaN/Inf .* weights are damaged") as caught:
+            get_solver(solver)(op, y, prior, steps=3)
+        assert "zeta" not in str(caught.value)
