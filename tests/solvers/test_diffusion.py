@@ -219,8 +219,16 @@ class ExplodingPrior(GaussianPrior):
 def test_non_finite_iterates_stop_with_a_clear_error(solver):
     op = make_operator("deblur", 8, channels=1, kernel_size=3)
     y = op.simulate(torch.full((1, 1, 8, 8), 0.5))
-    with pytest.raises(InvsolveError, match="NaN/Inf at noise level"):
+    with pytest.raises(InvsolveError, match="the prior returned NaN/Inf at sigma"):
         get_solver(solver)(op, y, ExplodingPrior(8), **short_run(solver, steps=20)[0])
+
+
+@pytest.mark.parametrize("solver", ["dps", "langevin", "pc"])
+def test_a_diverging_data_step_is_blamed_on_the_step_size(solver):
+    op = make_operator("deblur", 8, channels=1, kernel_size=3)
+    y = op.simulate(torch.full((1, 1, 8, 8), 0.5))
+    with pytest.raises(InvsolveError, match=r"iterate became NaN/Inf at noise level 1/20 .* lower the step size"):
+        get_solver(solver)(op, y, GaussianPrior(8), steps=20, inner=1, zeta=1e300)
 
 
 def test_diffusion_solvers_need_a_prior_and_refuse_unknown_settings():

@@ -56,5 +56,5 @@ class BrokenPrior(GaussianPrior):
 
 
 def test_a_non_finite_iterate_stops_with_a_clear_error():
-    with pytest.raises(InvsolveError, match="NaN/Inf at noise level"):
+    with pytest.raises(InvsolveError, match="the prior returned NaN/Inf at sigma"):
         sample_prior(BrokenPrior(8), 2, steps=20, inner=1)
