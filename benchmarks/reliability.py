@@ -1,0 +1,249 @@
+"""The bad-input matrix: hostile inputs through the command line, each checked for the promise
+that every bad input or fault at an output path gets one line on stderr naming the problem, exit
+status 2, no traceback, and that no file the user had is changed.
+
+    python -m invsolve.benchmarks.reliability [--verbose]
+
+Every case runs ``invsolve.cli.main`` in a fresh temporary folder (the files it needs are made
+there first); the script prints each case that does not hold and "N of N cases hold".
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: list[str]
+    setup: Callable[[Path], None] = lambda folder: None
+    expect: str = ""  # a piece of the one error line
+    kept: tuple[str, ...] = field(default=())  # files that must come out unchanged
+
+
+def _image(folder: Path, name: str = "in.png") -> None:
+    import imageio.v3 as iio
+
+    iio.imwrite(folder / name, np.full((32, 32), 128, dtype=np.uint8))
+
+
+def _write(name: str, content: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / name).write_bytes(content)
+
+
+def _npy(name: str, array) -> Callable[[Path], None]:
+    return lambda folder: np.save(folder / name, array)
+
+
+def _bad_suite(folder: Path) -> None:
+    (folder / "s.toml").write_text(
+        '[suite]\nname = "x"\n[datasets]\np = "phantoms"\n[tasks.t]\nop = "ct8"\n'
+        'dataset = "p"\n[methods.m]\nsolver = "dds"\nprior = "padis-ct"\n'
+        'settings = { steps = "many" }\n'
+    )
+
+
+def _bench_folder(content: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        (folder / "run").mkdir()
+        (folder / "run" / "suite.json").write_text(content)
+
+    return make
+
+
+def _checkpoint(change: Callable[[dict], dict]) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        from invsolve.priors.checkpoint import BUNDLED_DIR, read_checkpoint, write_checkpoint
+
+        config, tensors = read_checkpoint(BUNDLED_DIR / "padis-ct.safetensors")
+        write_checkpoint(folder / "p.safetensors", tensors, change(config))
+
+    return make
+
+
+REC = ["reconstruct", "--op", "ct8"]
+MINI = Path(__file__).parent / "mini.toml"
+CASES = [
+    # usage and values
+    Case("unknown operator", ["reconstruct", "--op", "ct9"], expect="invalid choice"),
+    Case("inner -1", [*REC, "--prior", "padis", "--solver", "dps", "--inner", "-1"], expect="--inner"),
+    Case("zeta -1", [*REC, "--prior", "padis", "--solver", "dps", "--zeta", "-1"], expect="--zeta"),
+    Case("seed beyond 64 bits", [*REC, "--seed", str(2**64)], expect="--seed"),
+    Case("lr nan", ["train", "--lr", "nan", "--out", "p.safetensors"], expect="--lr"),
+    Case(
+        "sample patch size 0",
+        ["sample", "--prior", "padis-ct", "--patch-size", "0", "--out", "s.png"],
+        expect="--patch-size",
+    ),
+    Case("xi 2", [*REC, "--prior", "padis", "--xi", "2"], expect="--xi"),
+    # input files
+    Case("missing input", [*REC, "--input", "nope.png"], expect="no such file"),
+    Case("folder as input", [*REC, "--input", "."], expect="that is a folder"),
+    Case("empty png", [*REC, "--input", "e.png"], _write("e.png", b""), expect="the file is empty"),
+    Case("text png", [*REC, "--input", "t.png"], _write("t.png", b"hello"), expect="not a valid PNG"),
+    Case("empty npy", [*REC, "--input", "e.npy"], _npy("e.npy", np.zeros((0, 0))), expect="holds no pixels"),
+    Case(
+        "integer npy beyond 16 bits",
+        [*REC, "--input", "h.npy"],
+        _npy("h.npy", np.full((32, 32), 10**6)),
+        expect="beyond 16 bits",
+    ),
+    Case("nan npy", [*REC, "--input", "n.npy"], _npy("n.npy", np.full((32, 32), np.nan)), expect="NaN"),
+    Case(
+        "measurement of the wrong shape",
+        [*REC, "--measurement", "y.npy"],
+        _npy("y.npy", np.zeros((3, 3))),
+        expect="must have shape",
+    ),
+    # outputs
+    Case(
+        "out over the input",
+        [*REC, "--input", "in.png", "--out", "in.png"],
+        _image,
+        expect="same file as --input",
+        kept=("in.png",),
+    ),
+    Case(
+        "figure over out",
+        [*REC, "--input", "in.png", "--out", "r.png", "--figure", "r.png"],
+        _image,
+        expect="same file as --out",
+        kept=("in.png",),
+    ),
+    Case("out in a missing folder", [*REC, "--out", "no/r.png"], expect="does not exist"),
+    Case(
+        "out under a file",
+        [*REC, "--input", "in.png", "--out", "in.png/r.png"],
+        _image,
+        expect="is a file, not a folder",
+        kept=("in.png",),
+    ),
+    Case("out is a folder", [*REC, "--out", "d.png"], lambda f: (f / "d.png").mkdir(), expect="that is a folder"),
+    Case("out in a folder that takes no files", [*REC, "--out", "/proc/r.png"], expect="cannot create files"),
+    Case("wrong out suffix", [*REC, "--out", "r.bmp"], expect="must end in"),
+    # priors
+    Case("prior file missing", [*REC, "--prior", "nope.safetensors"], expect="does not exist"),
+    Case(
+        "pickle as prior",
+        [*REC, "--prior", "m.safetensors"],
+        _write("m.safetensors", b"\x80\x04K\x01."),
+        expect="not a safetensors",
+    ),
+    Case(
+        "checkpoint field missing",
+        [*REC, "--prior", "p.safetensors"],
+        _checkpoint(lambda c: {k: v for k, v in c.items() if k != "image_size"}),
+        expect="image_size is missing",
+    ),
+    Case(
+        "checkpoint field mistyped",
+        [*REC, "--prior", "p.safetensors"],
+        _checkpoint(lambda c: c | {"patch_size": "32"}),
+        expect="patch_size is '32'",
+    ),
+    Case(
+        "config does not fit weights",
+        [*REC, "--prior", "p.safetensors"],
+        _checkpoint(lambda c: c | {"network": c["network"] | {"size": "tiny"}}),
+        expect="do not match",
+    ),
+    # data
+    Case("headct file missing", ["data", "show", "nope.inv3", "--out", "g.png"], expect="apt-get install"),
+    Case(
+        "inv3 that is not one",
+        ["data", "show", "x.inv3", "--out", "g.png"],
+        _write("x.inv3", b"junk"),
+        expect="InVesalius project",
+    ),
+    Case(
+        "prepare into someone's folder",
+        ["data", "prepare", "celeba", "src", "dst"],
+        lambda f: [(f / "src").mkdir(), (f / "dst").mkdir(), (f / "dst" / "mine.txt").write_text("x")],
+        expect="holds other files",
+        kept=("dst/mine.txt",),
+    ),
+    # suites and bench folders
+    Case(
+        "suite value of the wrong type",
+        ["bench", "run", "s.toml", "--out", "run"],
+        _bad_suite,
+        expect="setting steps must be",
+    ),
+    Case(
+        "suite not UTF-8",
+        ["bench", "run", "s.toml"],
+        _write("s.toml", b'[suite]\nname = "caf\xe9"\n'),
+        expect="not a UTF-8",
+    ),
+    Case(
+        "--set of the wrong type",
+        ["bench", "run", str(MINI), "--set", "suite.count=many"],
+        expect="suite.count must be a positive integer",
+    ),
+    Case("corrupt suite.json", ["bench", "report", "run"], _bench_folder("{broken"), expect="is damaged"),
+    Case(
+        "suite.json of another shape", ["bench", "report", "run"], _bench_folder(json.dumps([1])), expect="is damaged"
+    ),
+]
+
+
+def run_case(case: Case, verbose: bool = False) -> tuple[bool, str]:
+    from invsolve.cli import main
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        case.setup(folder)
+        before = {path: (folder / path).read_bytes() for path in case.kept}
+        err, out = io.StringIO(), io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                try:
+                    status = main(case.args)
+                except SystemExit as stop:
+                    status = stop.code
+        except Exception as error:
+            return False, f"raised {type(error).__name__}: {error}"
+        finally:
+            os.chdir(cwd)
+        lines = err.getvalue().strip().splitlines()
+        problems = []
+        if status != 2:
+            problems.append(f"exit status {status}")
+        if len(lines) != 1:
+            problems.append(f"{len(lines)} lines on stderr")
+        if case.expect and case.expect not in err.getvalue():
+            problems.append(f"no {case.expect!r} in the message")
+        changed = [p for p, content in before.items() if (folder / p).read_bytes() != content]
+        if changed:
+            problems.append(f"changed {', '.join(changed)}")
+        detail = "; ".join(problems) if problems else (lines[0] if lines else "")
+        return not problems, detail
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.reliability", description=__doc__)
+    parser.add_argument("--verbose", action="store_true", help="print every case's error line")
+    args = parser.parse_args(argv)
+    held = 0
+    for case in CASES:
+        ok, detail = run_case(case)
+        held += ok
+        if args.verbose or not ok:
+            print(f"{'holds' if ok else 'FAILS'}  {case.name}: {detail}")
+    print(f"{held} of {len(CASES)} cases hold")
+    return 0 if held == len(CASES) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
