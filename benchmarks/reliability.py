@@ -85,6 +85,25 @@ CASES = [
         expect="--patch-size",
     ),
     Case("xi 2", [*REC, "--prior", "padis", "--xi", "2"], expect="--xi"),
+    Case("image side beyond any memory", [*REC, "--image-size", "100000"], expect="at most 8192"),
+    Case(
+        # 10^7 images of 8192^2 floats exceed even the address space, so the allocation fails at once
+        "samples that cannot be allocated",
+        [
+            "sample",
+            "--prior",
+            "padis-ct",
+            "--image-size",
+            "8192",
+            "--count",
+            str(10**7),
+            "--steps",
+            "2",
+            "--out",
+            "s.png",
+        ],
+        expect="not enough memory",
+    ),
     # input files
     Case("missing input", [*REC, "--input", "nope.png"], expect="no such file"),
     Case("folder as input", [*REC, "--input", "."], expect="that is a folder"),

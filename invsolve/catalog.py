@@ -22,6 +22,10 @@ SOLVER_NAMES = CLASSICAL_SOLVERS + DIFFUSION_SOLVERS
 PREFERRED_SOLVER = {"ct20": "dds", "ct8": "dds", "deblur": "diffpir", "sr4": "diffpir"}
 FALLBACK_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
 
+#: The largest image side the command line accepts: a CT scan is at most a few thousand pixels
+#: across, and beyond this one image and its network activations exceed any workstation's memory.
+MAX_IMAGE_SIDE = 8192
+
 #: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.
 PRIOR_KINDS = ("padis", "whole")
 #: Priors shipped inside the package, loadable by name: one of each kind per training set, the

@@ -1,7 +1,10 @@
 """Values the command line refuses while parsing, before anything loads: nonsense never runs."""
 
+import numpy as np
 import pytest
+import torch
 
+from invsolve import cli
 from invsolve.cli import main
 
 CASES = [
@@ -22,6 +25,14 @@ CASES = [
     ("sample --prior padis-ct --patch-size 0 --out s.png", "--patch-size: must be at least 1"),
     ("sample --prior padis-ct --pad -2 --out s.png", "--pad: must be 0 or more"),
     ("data prepare celeba a b --seed 1e3", "--seed: expected an integer seed"),
+    ("reconstruct --op ct8 --image-size 100000", "--image-size: an image side of at most 8192 pixels"),
+    ("train --image-size 0 --out p.safetensors", "--image-size: must be at least 1"),
+    ("sample --prior padis-ct --image-size 9000 --out s.png", "--image-size: an image side of at most 8192"),
+    ("data show phantoms --image-size 1e4 --out g.png", "--image-size: expected a whole number"),
+    ("data show phantoms --count 0 --out g.png", "--count: must be at least 1"),
+    ("data prepare celeba a b --size 20000", "--size: an image side of at most 8192"),
+    ("data prepare celeba a b --test -1", "--test: must be 0 or more"),
+    ("bench run s.toml --limit 0", "--limit: must be at least 1"),
 ]
 
 
@@ -31,3 +42,28 @@ def test_nonsense_values_are_refused_in_one_line(command, message, capsys):
         main(command.split())
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+ALLOCATIONS = {
+    # each asks for more than the 47-bit address space, so it fails at once on any machine
+    "torch on the CPU": lambda: torch.empty(2**50),
+    "numpy": lambda: np.zeros(2**50),
+}
+
+
+@pytest.mark.parametrize("allocate", ALLOCATIONS.values(), ids=ALLOCATIONS.keys())
+def test_an_allocation_that_fails_is_one_line_naming_memory(allocate, monkeypatch, capsys):
+    monkeypatch.setattr(cli.reconstruct, "run", lambda args, argv: allocate())
+    assert main(["reconstruct", "--op", "ct8"]) == 2
+    err = capsys.readouterr().err
+    assert "not enough memory for this run" in err and "--image-size" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_other_runtime_errors_are_not_mistaken_for_memory(monkeypatch):
+    def broken(args, argv):
+        raise RuntimeError("shape mismatch in a plug-in")
+
+    monkeypatch.setattr(cli.reconstruct, "run", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["reconstruct", "--op", "ct8"])

@@ -8,6 +8,7 @@ line on stderr and exit status 2; outputs are written atomically.
 """
 
 import argparse
+import re
 import sys
 import warnings
 
@@ -37,6 +38,26 @@ def _print_notice(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """numpy's MemoryError, torch's OutOfMemoryError (CUDA) and its CPU allocator's RuntimeError."""
+    text = str(err)
+    return (
+        isinstance(err, MemoryError)
+        or type(err).__name__ == "OutOfMemoryError"
+        or "can't allocate memory" in text
+        or "out of memory" in text.lower()
+    )
+
+
+def _allocation(err: BaseException) -> str:
+    """How much the failed allocation asked for, where the library says so."""
+    found = re.search(r"allocate (\d+) bytes", str(err))
+    if found:
+        return f"an allocation of {int(found.group(1)) / 2**30:,.1f} GiB failed"
+    found = re.search(r"allocate ([\d.]+ [KMGTP]i?B)", str(err))
+    return f"an allocation of {found.group(1)} failed" if found else "an allocation failed"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _print_notice
@@ -50,6 +71,15 @@ def main(argv=None) -> int:
         print(
             f"invsolve {args.command}: error: {err.strerror or err}{where}; check the path, its permissions "
             "and the free disk space",
+            file=sys.stderr,
+        )
+        return 2
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        print(
+            f"invsolve {args.command}: error: not enough memory for this run ({_allocation(err)}); use a smaller "
+            "--image-size, batch or count, or a machine with more memory",
             file=sys.stderr,
         )
         return 2

@@ -3,7 +3,7 @@
 import sys
 
 from invsolve.catalog import DEVICE_CHOICES
-from invsolve.cli.options import Parser, names
+from invsolve.cli.options import Parser, names, positive_int
 
 
 def add_parser(commands) -> None:
@@ -25,7 +25,7 @@ def add_parser(commands) -> None:
     for p in (run_parser, tune):
         p.add_argument("suite", metavar="SUITE.toml")
         p.add_argument("--out", metavar="DIR", help="output folder (default: bench-NAME, or bench-NAME-tune-METHOD)")
-        p.add_argument("--limit", type=int, metavar="N", help="images per task (default: the suite's count)")
+        p.add_argument("--limit", type=positive_int, metavar="N", help="images per task (default: the suite's count)")
         p.add_argument("--tasks", type=names, metavar="a,b", help="run these tasks only")
         p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="default: auto (CUDA when present)")
         p.add_argument(

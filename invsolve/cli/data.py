@@ -1,7 +1,7 @@
 """``invsolve data show`` (a labelled grid of a source's images) and ``invsolve data prepare``."""
 
 from invsolve.catalog import SPLITS
-from invsolve.cli.options import Parser, seed, window
+from invsolve.cli.options import Parser, count, image_side, positive_int, seed, window
 from invsolve.units import CT_WINDOW_HU
 
 
@@ -11,9 +11,9 @@ def add_parser(commands) -> None:
     show = data_commands.add_parser("show", help="draw the first images of a source as a labelled grid (PNG)")
     show.add_argument("source", help="phantoms, photos, headct, an .inv3 file or a folder path")
     show.add_argument("--split", default="test", choices=SPLITS)
-    show.add_argument("--count", type=int, default=8, help="number of images (default 8)")
-    show.add_argument("--columns", type=int, default=4)
-    show.add_argument("--image-size", type=int, default=128, metavar="N")
+    show.add_argument("--count", type=positive_int, default=8, help="number of images (default 8)")
+    show.add_argument("--columns", type=positive_int, default=4)
+    show.add_argument("--image-size", type=image_side, default=128, metavar="N")
     show.add_argument("--channels", type=int, choices=[1, 3], help="default: the source's own")
     show.add_argument("--out", required=True, metavar="FILE.png")
     prepare = data_commands.add_parser(
@@ -26,11 +26,11 @@ def add_parser(commands) -> None:
     prepare.add_argument("dataset", choices=["aapm", "celeba"])
     prepare.add_argument("src", metavar="SRC", help="folder holding the original files (searched recursively)")
     prepare.add_argument("dst", metavar="DST", help="output folder (gets train/, validation/, test/)")
-    prepare.add_argument("--size", type=int, default=256, help="image side (default 256)")
-    prepare.add_argument("--test", type=int, default=25, help="test images (default 25)")
-    prepare.add_argument("--validation", type=int, default=25, help="validation images (default 25)")
-    prepare.add_argument("--train", type=int, default=3000, help="celeba: training images (default 3000)")
-    prepare.add_argument("--slices", type=int, default=256, help="aapm: middle slices kept per volume (default 256)")
+    prepare.add_argument("--size", type=image_side, default=256, help="image side (default 256)")
+    prepare.add_argument("--test", type=count, default=25, help="test images (default 25)")
+    prepare.add_argument("--validation", type=count, default=25, help="validation images (default 25)")
+    prepare.add_argument("--train", type=count, default=3000, help="celeba: training images (default 3000)")
+    prepare.add_argument("--slices", type=count, default=256, help="aapm: middle slices kept per volume (default 256)")
     prepare.add_argument(
         "--window",
         type=window,

@@ -3,6 +3,8 @@
 import argparse
 import math
 
+from invsolve.catalog import MAX_IMAGE_SIDE
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line (and exit 2) like every other input error."""
@@ -34,6 +36,13 @@ def positive_int(text: str) -> int:
     value = _number(int, text, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def image_side(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(f"an image side of at most {MAX_IMAGE_SIDE} pixels, got {text}")
     return value
 
 

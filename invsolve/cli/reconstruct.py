@@ -14,7 +14,7 @@ from invsolve.catalog import (
     SOLVER_NAMES,
     prior_label,
 )
-from invsolve.cli.options import braced, count, fraction, non_negative, positive, positive_int, seed, window
+from invsolve.cli.options import braced, count, fraction, image_side, non_negative, positive, positive_int, seed, window
 
 #: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores).
 SETTINGS = (
@@ -76,7 +76,7 @@ def add_parser(commands) -> None:
     given.add_argument("--measurement", metavar="FILE", help="measured data (.npy) to reconstruct; no ground truth")
     rec.add_argument(
         "--image-size",
-        type=positive_int,
+        type=image_side,
         metavar="N",
         help="image side in pixels (default: the size the prior was trained for; 128 without a prior)",
     )

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from invsolve.catalog import DEVICE_CHOICES, SAMPLING_METHODS, SCHEDULE_KINDS
-from invsolve.cli.options import count, positive_int, seed
+from invsolve.cli.options import count, image_side, positive_int, seed
 
 
 def add_parser(commands) -> None:
@@ -16,7 +16,7 @@ def add_parser(commands) -> None:
         "half of PaDIS Algorithm 1) or the reverse VE SDE, over the prior's sigma range.",
     )
     sample.add_argument("--prior", required=True, metavar="FILE", help="a prior file from invsolve train")
-    sample.add_argument("-n", "--count", type=int, default=4, help="number of samples (default 4)")
+    sample.add_argument("-n", "--count", type=positive_int, default=4, help="number of samples (default 4)")
     sample.add_argument(
         "--out",
         required=True,
@@ -28,7 +28,7 @@ def add_parser(commands) -> None:
     sample.add_argument("--inner", type=positive_int, default=5, help="Langevin iterations per level (default 5)")
     sample.add_argument("--schedule", default="edm", choices=SCHEDULE_KINDS, help="default: edm (rho 7)")
     sample.add_argument(
-        "--image-size", type=positive_int, metavar="N", help="default: the size the prior was trained for"
+        "--image-size", type=image_side, metavar="N", help="default: the size the prior was trained for"
     )
     sample.add_argument("--fixed-grid", action="store_true", help="ablation: one fixed patch grid, no random shift")
     sample.add_argument("--no-positional", action="store_true", help="ablation: zero the position channels")

@@ -5,7 +5,7 @@ import shlex
 import sys
 
 from invsolve.catalog import DEVICE_CHOICES, NETWORK_SIZE_NAMES, PRIOR_KINDS
-from invsolve.cli.options import float_list, int_list, positive, positive_int, seed
+from invsolve.cli.options import count, float_list, image_side, int_list, positive, positive_int, seed
 from invsolve.priors.training_config import TrainingConfig
 
 
@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
     )
     train.add_argument(
         "--image-size",
-        type=int,
+        type=image_side,
         default=defaults.image_size,
         metavar="N",
         help=f"image side (default {defaults.image_size})",
@@ -49,7 +49,7 @@ def add_parser(commands) -> None:
     )
     train.add_argument(
         "--pad",
-        type=int,
+        type=count,
         help="zero border of the training images (default: the tightest grid pad "
         "of the largest patch, N//P*P+P-N capped at P-1)",
     )
