@@ -2,7 +2,7 @@
 
 import torch
 
-from invsolve.catalog import DEVICE_CHOICES
+from invsolve.catalog import DEVICE_CHOICES, PRECISIONS
 from invsolve.errors import InvsolveError
 
 
@@ -19,6 +19,24 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             raise InvsolveError("device cuda was asked for but no CUDA GPU is visible; use device cpu or auto")
         return torch.device(name)
     raise InvsolveError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 arithmetic has hardware behind it: a CUDA GPU that supports it, or a CPU with
+    AVX512-BF16 or AMX (elsewhere a CPU emulates bf16, several times slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return device.type == "cpu" and any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'fp32' or 'bf16': 'auto' is bf16 where ``bf16_is_fast(device)``."""
+    if name not in PRECISIONS:
+        raise InvsolveError(f"unknown precision {name!r}; choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return name
 
 
 def seeded_normal(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:

@@ -87,7 +87,9 @@ class Reconstruction:
             scores = "(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"
             lines.append(f"  {name:<{width}} {scores}")
         lines.append(
-            f"  {self.method} took {r['seconds']:.1f} s on {r['device']}" + (f", {r['nfe']} NFEs" if r["nfe"] else "")
+            f"  {self.method} took {r['seconds']:.1f} s on {r['device']}"
+            + (f" ({r['precision']})" if r["precision"] else "")
+            + (f", {r['nfe']} NFEs" if r["nfe"] else "")
         )
         return "\n".join(lines)
 
@@ -110,6 +112,7 @@ def reconstruct(
     window: tuple[float, float] | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
+    precision: str = "auto",
     progress: bool = False,
     **settings,
 ) -> Reconstruction:
@@ -122,6 +125,8 @@ def reconstruct(
     operator's domain). ``measurement``: measured data instead (a .npy file or a (C, ...) tensor; no
     ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the
     measurement-noise level (default the preset's). ``seed`` seeds the simulated noise and the solver.
+    ``precision``: the learned prior's arithmetic, "auto" (bf16 where the hardware has bf16 units),
+    "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...).
     """
     if image is not None and measurement is not None:
@@ -134,7 +139,7 @@ def reconstruct(
     prior_name = None
     if prior is not None and not isinstance(prior, Prior):
         prior_name = resolve_prior_name(prior, op)
-        prior = load(prior_name, device)
+        prior = load(prior_name, device, precision)
     elif prior is not None:
         prior_name = type(prior).__name__
     if image_size is None:
@@ -185,6 +190,7 @@ def reconstruct(
         "baseline": operator.baseline_name,
         "seed": seed,
         "device": str(device),
+        "precision": getattr(getattr(prior, "network", None), "precision", None),
         "settings": chosen,
         "operator": operator.describe(),
     }

@@ -18,6 +18,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from invsolve.catalog import BUNDLED_PRIORS, NETWORK_SIZE_NAMES, PRIOR_KINDS
+from invsolve.devices import resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.network import EDMNetwork
@@ -170,14 +171,18 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
     )
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options):
+def load(path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options):
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
     layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/cpu_cost.py``).
 
+    ``precision``: "fp32", "bf16" (the network under bf16 autocast) or "auto" (bf16 where the
+    hardware has bf16 units; ``invsolve.devices.resolve_precision``).
+
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.
     """
+    precision = resolve_precision(precision, torch.device(device))
     path = resolve_prior_path(path)
     config, tensors = read_checkpoint(path)
     if "kind" not in config:
@@ -186,4 +191,6 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu", **options)
         )
     prior = prior_from_config(config, tensors, **options)
     prior.config = config
-    return prior.to(device, memory_format=torch.channels_last).eval()
+    prior = prior.to(device, memory_format=torch.channels_last).eval()
+    prior.network.precision = precision
+    return prior

@@ -5,6 +5,8 @@ D(x, sigma) = c_skip x + c_out F(c_in x (+ position channels), c_noise), with si
 they are coordinates, not image values.
 """
 
+from contextlib import nullcontext
+
 import torch
 from deepinv.models import NCSNpp
 
@@ -31,8 +33,12 @@ class EDMNetwork(torch.nn.Module):
     """A preconditioned denoiser network on C-channel patches or images, optionally with position channels.
 
     ``resolution`` is the patch (or image) side the U-Net is laid out for; the network is
-    convolutional, so it accepts any side divisible by 2^(levels - 1).
+    convolutional, so it accepts any side divisible by 2^(levels - 1). ``precision`` ("fp32" or
+    "bf16": the U-Net under bf16 autocast, the preconditioning, skip and output in fp32) is a
+    run-time choice, not part of the trained network.
     """
+
+    precision = "fp32"
 
     def __init__(self, channels: int, size: str = "small", positional: bool = True, resolution: int = 32):
         super().__init__()
@@ -75,5 +81,8 @@ class EDMNetwork(torch.nn.Module):
             raise ValueError("position channels must be given exactly when the network was built with them")
         c_skip, c_out, c_in, c_noise = edm_scalings(sigma.float())
         net_input = c_in * x if positions is None else torch.cat([c_in * x, positions], dim=1)
-        residual = self.unet.forward_unet(net_input, c_noise.flatten())
+        # fp32 leaves the caller's autocast (training's bf16 on CUDA) in force: enabled=False would end it
+        in_bf16 = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        with in_bf16:
+            residual = self.unet.forward_unet(net_input, c_noise.flatten())
         return c_skip * x + c_out * residual.float()

@@ -8,6 +8,7 @@ from invsolve.catalog import (
     CLASSICAL_DEFAULT,
     DEVICE_CHOICES,
     DPS_STARTS,
+    PRECISIONS,
     PREFERRED_SOLVER,
     PRESET_DOMAINS,
     SCHEDULE_KINDS,
@@ -95,6 +96,12 @@ def add_parser(commands) -> None:
     )
     rec.add_argument("--seed", type=seed, default=0, help="seed of the simulated noise (default 0)")
     rec.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="default: auto (CUDA when present)")
+    rec.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="the prior network's arithmetic (default auto: bf16 where the CPU or GPU has bf16 units, else fp32)",
+    )
     rec.add_argument("--out", metavar="FILE", help="write the reconstruction (.png or .npy)")
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")
     rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
@@ -154,6 +161,7 @@ def run(args, argv) -> int:
         window=args.window,
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
         progress=not args.json and sys.stderr.isatty(),
         **settings,
     )

@@ -4,7 +4,7 @@ import sys
 import time
 from pathlib import Path
 
-from invsolve.catalog import DEVICE_CHOICES, SAMPLING_METHODS, SCHEDULE_KINDS
+from invsolve.catalog import DEVICE_CHOICES, PRECISIONS, SAMPLING_METHODS, SCHEDULE_KINDS
 from invsolve.cli.options import count, image_side, positive_int, seed
 
 
@@ -37,6 +37,12 @@ def add_parser(commands) -> None:
     sample.add_argument("--columns", type=positive_int, default=4)
     sample.add_argument("--seed", type=seed, default=0)
     sample.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    sample.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="network arithmetic (default auto: bf16 on bf16 hardware)",
+    )
 
 
 def run(args, argv) -> int:
@@ -57,7 +63,7 @@ def run(args, argv) -> int:
         "patch_size": args.patch_size,
         "pad": args.pad,
     }
-    prior = load(args.prior, device, **{k: v for k, v in ablations.items() if v is not None})
+    prior = load(args.prior, device, args.precision, **{k: v for k, v in ablations.items() if v is not None})
     generator = torch.Generator(device).manual_seed(args.seed)
     start = time.perf_counter()
     samples, nfe = sample_prior(
