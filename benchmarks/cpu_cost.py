@@ -7,13 +7,13 @@ every variant alike.
 
 Variants: the default contiguous layout under ``torch.no_grad`` (the reference), the same under
 ``torch.inference_mode`` (what the forward-only samplers run in), channels-last weights (what
-``invsolve.priors.load`` gives) and bf16 autocast on channels-last (only fast on CPUs with
-AVX512-BF16 or AMX; the script says whether this one has them). The last column is the largest
+``invsolve.priors.load`` gives) and channels-last with the network in bf16 (``load(...,
+precision="bf16")``; only fast on CPUs with AVX512-BF16 or AMX, the script says whether this one
+has them). The last column is the largest
 change of the denoised image against the reference.
 """
 
 import argparse
-import contextlib
 import os
 import re
 import time
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also run DDS with its ct8 defaults on N validation phantoms in each layout and print the "
+        help="also run DDS with its ct8 defaults on N validation phantoms in each layout and precision and print the "
         "mean PSNR change against the reference (a variant is accepted below 0.05 dB)",
     )
     args = parser.parse_args(argv)
@@ -64,6 +64,7 @@ def main(argv=None) -> None:
         parser.error("--quality runs ct8, which needs a 1-channel (CT) prior")
     default.network.to(memory_format=torch.contiguous_format)
     last = load(args.prior)
+    last_bf16 = load(args.prior, precision="bf16")
     x = get_source(
         "phantoms" if default.channels == 1 else "photos", "validation", default.image_size, default.channels
     )
@@ -78,7 +79,7 @@ def main(argv=None) -> None:
         "contiguous, no_grad (reference)": (default, torch.no_grad),
         "contiguous, inference_mode": (default, torch.inference_mode),
         "channels-last, inference_mode": (last, torch.inference_mode),
-        "channels-last, bf16 autocast": (last, inference_in_bf16),
+        "channels-last, bf16 autocast": (last_bf16, torch.inference_mode),
     }
     with FlopCounterMode(display=False) as counter:
         evaluate(default, torch.no_grad)
@@ -121,7 +122,7 @@ def main(argv=None) -> None:
         print(f"# DDS with its ct8 defaults on {args.quality} validation phantoms, seeded: mean PSNR")
         scores = {
             name: validation_psnr(prior, args.quality)
-            for name, prior in (("contiguous", default), ("channels-last", last))
+            for name, prior in (("contiguous", default), ("channels-last", last), ("channels-last, bf16", last_bf16))
         }
         for name, score in scores.items():
             print(f"{name:<34} {score:8.3f} dB  change {score - scores['contiguous']:+.3f} dB")
@@ -145,12 +146,6 @@ def validation_psnr(prior, count: int) -> float:
 
 def _median(values):
     return sorted(values)[len(values) // 2]
-
-
-@contextlib.contextmanager
-def inference_in_bf16():
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        yield
 
 
 if __name__ == "__main__":
