@@ -233,6 +233,31 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def written_together(*paths: str | os.PathLike | None):
+    """Yield a temporary path beside each of ``paths`` (None stays None), with the same suffix, for
+    the block to write; when the block ends, rename them all into place, or on an error remove them:
+    a command whose second output fails leaves neither, so no set of outputs is half-written."""
+    staged = []
+    try:
+        for path in paths:
+            if path is None:
+                staged.append(None)
+                continue
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            os.close(fd)
+            staged.append(Path(tmp))
+        yield staged
+        for path, tmp in zip(paths, staged, strict=True):
+            if tmp is not None:
+                os.replace(tmp, path)
+    finally:
+        for tmp in staged:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+
+
 def current_umask() -> int:
     """The process's umask (reading it means setting it; it is set straight back)."""
     umask = os.umask(0)

@@ -19,7 +19,7 @@ from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
-from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image
+from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image, written_together
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import Prior, load
@@ -53,12 +53,12 @@ class Reconstruction:
         check_output(out, OUTPUT_SUFFIXES, "out")
         check_output(figure, FIGURE_SUFFIXES, "figure")
         check_distinct({}, {"out": out, "figure": figure})
-        if out is not None:
-            write_image(out, self.image[0])
-        if figure is not None:
-            save_comparison(
-                figure, self._panels(), title=f"{self.report['op']}: {get_preset(self.report['op']).summary}"
-            )
+        with written_together(out, figure) as (out_file, figure_file):
+            if out_file is not None:
+                write_image(out_file, self.image[0])
+            if figure_file is not None:
+                title = f"{self.report['op']}: {get_preset(self.report['op']).summary}"
+                save_comparison(figure_file, self._panels(), title=title)
         return [str(path) for path in (out, figure) if path is not None]
 
     def _panels(self):

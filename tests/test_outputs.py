@@ -98,3 +98,26 @@ def test_a_second_training_run_into_the_same_file_stops_at_once(tmp_path):
     with exclusive_lock(tmp_path / "x.lock", "busy"), pytest.raises(InvsolveError, match=r"^busy$"):  # noqa: SIM117
         with exclusive_lock(tmp_path / "x.lock", "busy"):
             pass
+
+
+def test_a_figure_that_fails_leaves_neither_output(tmp_path, monkeypatch):
+    """The reconstruction and its figure are written together: when the second fails, the first
+    (and any temporary file) is gone too, and an earlier file at --out is kept."""
+    import invsolve.reconstruction as reconstruction
+    from invsolve import reconstruct
+
+    result = reconstruct("ct8", image_size=64, iterations=2)
+    (tmp_path / "r.png").write_bytes(b"the user's earlier file")
+
+    def broken_figure(path, panels, title):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(reconstruction, "save_comparison", broken_figure)
+    with pytest.raises(OSError, match="No space left"):
+        result.save(tmp_path / "r.png", tmp_path / "f.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.png"]
+    assert (tmp_path / "r.png").read_bytes() == b"the user's earlier file"
+    monkeypatch.undo()
+    assert result.save(tmp_path / "r.png", tmp_path / "f.png") == [str(tmp_path / "r.png"), str(tmp_path / "f.png")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "r.png"]
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
