@@ -211,7 +211,7 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
         "count": count,
         "image_size": config.image_size,
         "channels": source.channels,
-        **source.provenance(),
+        **source.provenance(count),
     }
 
 

@@ -33,8 +33,9 @@ class ImageSource(Sequence):
         """A short, stable name of image ``index`` (for result files and figure titles)."""
         raise NotImplementedError
 
-    def provenance(self) -> dict:
-        """Where the images come from and under which licence (recorded in trained priors)."""
+    def provenance(self, count: int | None = None) -> dict:
+        """Where the first ``count`` images (default all) come from and under which licence
+        (recorded in trained priors)."""
         return {}
 
     def batch(self, indices) -> torch.Tensor:
@@ -130,14 +131,14 @@ class HeadCT(ImageSource):
     def label(self, index: int) -> str:
         return f"slice-{self.slices[self._check_index(index)]:03d}"
 
-    def provenance(self) -> dict:
+    def provenance(self, count: int | None = None) -> dict:
         return {
             "name": self.volume.name,
             "file": str(self.volume.path),
             "package": headct.PACKAGE,
             "licence": headct.LICENCE,
             "window_hu": list(self.window),
-            "slices": list(self.slices),
+            "slices": list(self.slices[:count]),  # the slices trained on, in the order they are taken
         }
 
 

@@ -128,6 +128,8 @@ def test_installed_volume_has_the_documented_shape_and_splits():
     # face up, head holder down (as the phantoms' table): the holder's arc fills the lowest rows
     assert image[0, -16:].mean() > 3 * image[0, :8].mean()
     assert test.provenance()["licence"] == "GPL-2" and test.provenance()["package"] == "invesalius-examples"
+    train = get_source("headct", "train", image_size=128)
+    assert train.provenance(8)["slices"] == list(train.slices[:8]) and len(train.provenance()["slices"]) == 74
 
 
 @needs_volume
