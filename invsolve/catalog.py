@@ -58,6 +58,6 @@ SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
 BUILTIN_SOURCES = (*SOURCE_FOR_DOMAIN.values(), "headct")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
-#: The learned priors' arithmetic at inference: fp32, bf16 autocast, or auto (bf16 where the
-#: hardware has bf16 units: a CPU with AVX512-BF16 or AMX, a GPU that supports it; fp32 elsewhere).
+#: The learned priors' arithmetic at inference: fp32, bf16 autocast, or auto (bf16 on a CUDA GPU
+#: that supports it, fp32 on CPUs, where bf16 measured no faster: docs/solvers.md).
 PRECISIONS = ("auto", "fp32", "bf16")

@@ -125,7 +125,7 @@ def reconstruct(
     operator's domain). ``measurement``: measured data instead (a .npy file or a (C, ...) tensor; no
     ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the
     measurement-noise level (default the preset's). ``seed`` seeds the simulated noise and the solver.
-    ``precision``: the learned prior's arithmetic, "auto" (bf16 where the hardware has bf16 units),
+    ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...).
     """

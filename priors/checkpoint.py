@@ -176,8 +176,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu", precision:
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
     layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/cpu_cost.py``).
 
-    ``precision``: "fp32", "bf16" (the network under bf16 autocast) or "auto" (bf16 where the
-    hardware has bf16 units; ``invsolve.devices.resolve_precision``).
+    ``precision``: "fp32", "bf16" (the network under bf16 autocast) or "auto" (bf16 on a CUDA
+    GPU that supports it, fp32 on CPUs; ``invsolve.devices.resolve_precision``).
 
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.

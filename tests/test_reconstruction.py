@@ -65,14 +65,14 @@ def test_save_refuses_a_bad_name_before_writing(tmp_path):
 
 
 def test_the_prior_precision_is_chosen_and_reported(tiny_prior_file):
-    from invsolve.devices import bf16_is_fast
+    from invsolve.devices import bf16_pays
 
     runs = {
         precision: reconstruct("ct8", prior=tiny_prior_file, precision=precision, steps=4, image_size=64)
         for precision in ("auto", "fp32", "bf16")
     }
     assert runs["fp32"].report["precision"] == "fp32" and runs["bf16"].report["precision"] == "bf16"
-    assert runs["auto"].report["precision"] == ("bf16" if bf16_is_fast(torch.device("cpu")) else "fp32")
+    assert runs["auto"].report["precision"] == ("bf16" if bf16_pays(torch.device("cpu")) else "fp32")
     assert not torch.equal(runs["fp32"].image, runs["bf16"].image)
     assert torch.equal(runs["auto"].image, runs[runs["auto"].report["precision"]].image)
     assert reconstruct("ct8", solver="admm-tv", **FAST).report["precision"] is None  # no network, no precision

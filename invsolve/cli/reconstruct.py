@@ -100,7 +100,7 @@ def add_parser(commands) -> None:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="the prior network's arithmetic (default auto: bf16 where the CPU or GPU has bf16 units, else fp32)",
+        help="the prior network's arithmetic (default auto: bf16 on a CUDA GPU that supports it, fp32 on CPUs)",
     )
     rec.add_argument("--out", metavar="FILE", help="write the reconstruction (.png or .npy)")
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")

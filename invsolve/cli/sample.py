@@ -41,7 +41,7 @@ def add_parser(commands) -> None:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="network arithmetic (default auto: bf16 on bf16 hardware)",
+        help="network arithmetic (default auto: bf16 on a CUDA GPU that supports it, fp32 on CPUs)",
     )
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from invsolve.devices import bf16_is_fast, resolve_precision
+from invsolve.devices import bf16_pays, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.priors import load
 from invsolve.priors.network import EDMNetwork
@@ -11,7 +11,7 @@ from invsolve.priors.network import EDMNetwork
 
 def test_auto_follows_the_hardware_and_explicit_choices_stand():
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == ("bf16" if bf16_is_fast(cpu) else "fp32")
+    assert resolve_precision("auto", cpu) == ("bf16" if bf16_pays(cpu) else "fp32")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
     with pytest.raises(InvsolveError, match="unknown precision 'fp16'; choose one of auto, fp32, bf16"):
         resolve_precision("fp16", cpu)
