@@ -218,19 +218,9 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
 
     A crash or an error midway leaves ``path`` untouched (old content or absent), never half-written.
     """
-    path = Path(path)
-    if path.parent and not path.parent.is_dir():
-        raise InvsolveError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _new_file_mode())  # mkstemp makes files private (0600); give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with written_together(path) as (tmp,), open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -240,22 +230,20 @@ def written_together(*paths: str | os.PathLike | None):
     a command whose second output fails leaves neither, so no set of outputs is half-written."""
     staged = []
     try:
-        for path in paths:
-            if path is None:
-                staged.append(None)
-                continue
-            path = Path(path)
+        for path in map(Path, filter(None, paths)):
+            if path.parent and not path.parent.is_dir():
+                raise InvsolveError(f"cannot write {path}: folder {path.parent} does not exist")
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
             os.close(fd)
             staged.append(Path(tmp))
-        yield staged
-        for path, tmp in zip(paths, staged, strict=True):
-            if tmp is not None:
-                os.replace(tmp, path)
+        tmps = iter(staged)
+        yield [None if path is None else next(tmps) for path in paths]
+        for path, tmp in zip(filter(None, paths), staged, strict=True):
+            os.chmod(tmp, _new_file_mode())  # mkstemp makes files private (0600); give the usual mode
+            os.replace(tmp, path)
     finally:
         for tmp in staged:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
 
 
 def current_umask() -> int:
