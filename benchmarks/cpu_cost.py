@@ -8,9 +8,8 @@ every variant alike.
 Variants: the default contiguous layout under ``torch.no_grad`` (the reference), the same under
 ``torch.inference_mode`` (what the forward-only samplers run in), channels-last weights (what
 ``invsolve.priors.load`` gives) and channels-last with the network in bf16 (``load(...,
-precision="bf16")``; only fast on CPUs with AVX512-BF16 or AMX, the script says whether this one
-has them). The last column is the largest
-change of the denoised image against the reference.
+precision="bf16")``; slow without bf16 units, and the script says whether this CPU has them).
+The last column is the largest change of the denoised image against the reference.
 """
 
 import argparse
