@@ -1,12 +1,16 @@
-"""Output paths: every fault is found before the work starts, in one line, and no input or other
-output is ever overwritten."""
+"""Output paths and faults during the run: every path fault is found before the work starts, in
+one line; an OS error or a failed allocation during the run is one line too; and no input or other
+output is ever overwritten or left half-written."""
 
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
+from invsolve import cli
 from invsolve.cli import main
 from invsolve.errors import InvsolveError
 from invsolve.io import check_distinct, check_output, exclusive_lock
@@ -121,3 +125,28 @@ def test_a_figure_that_fails_leaves_neither_output(tmp_path, monkeypatch):
     assert result.save(tmp_path / "r.png", tmp_path / "f.png") == [str(tmp_path / "r.png"), str(tmp_path / "f.png")]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "r.png"]
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+
+
+ALLOCATIONS = {
+    # each asks for more than the 47-bit address space, so it fails at once on any machine
+    "torch on the CPU": lambda: torch.empty(2**50),
+    "numpy": lambda: np.zeros(2**50),
+}
+
+
+@pytest.mark.parametrize("allocate", ALLOCATIONS.values(), ids=ALLOCATIONS.keys())
+def test_an_allocation_that_fails_is_one_line_naming_memory(allocate, monkeypatch, capsys):
+    monkeypatch.setattr(cli.reconstruct, "run", lambda args, argv: allocate())
+    assert main(["reconstruct", "--op", "ct8"]) == 2
+    err = capsys.readouterr().err
+    assert "not enough memory for this run" in err and "--image-size" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_other_runtime_errors_are_not_mistaken_for_memory(monkeypatch):
+    def broken(args, argv):
+        raise RuntimeError("shape mismatch in a plug-in")
+
+    monkeypatch.setattr(cli.reconstruct, "run", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["reconstruct", "--op", "ct8"])
