@@ -105,9 +105,10 @@ _DIFFPIR_LOG = "docs/logs/tuning/diffpir-tuning-128.txt"
 _ADMM_LOG = "docs/logs/tuning/admm-tv-tuning-128.txt"
 _LANGEVIN_FAMILY_LOG = "docs/logs/tuning/solver-tuning-ct20-64.txt"
 _DDS_LOG = "docs/logs/tuning/dds-tuning-128.txt"
-#: DDS on CT with the bundled priors: 50 levels (50 forward NFEs, 13-15 s on 2 cores; chosen for the
-#: main job's 20 s budget, which start-up still pushes to 24-26 s, docs/logs/main-job.txt) from
-#: sigma_max 1, 5 CG steps each, fresh noise, gamma 0 (the Krylov form).
+#: DDS on CT with the bundled priors: 50 levels (50 forward NFEs; chosen for the main job's 20 s
+#: budget on 2 cores: 4.5-5 s of solving and about 9 s with start-up on an AVX-512 CPU, 24-26 s on
+#: an AVX2 one with the first 32 px padis-ct, docs/logs/main-job.txt) from sigma_max 1, 5 CG steps
+#: each, fresh noise, gamma 0 (the Krylov form).
 _DDS_CT = {"steps": 50, "cg_iterations": 5, "sigma_max": 1.0}
 
 TUNED = (
