@@ -12,10 +12,11 @@ High noise levels show what a prior knows of the image's layout, low ones its fi
 """
 
 import argparse
-from pathlib import Path
 
 import torch
 
+from invsolve.catalog import prior_label
+from invsolve.cli.options import positive
 from invsolve.errors import InvsolveError
 from invsolve.metrics import psnr
 
@@ -72,13 +73,11 @@ def write_figure(path: str, table: dict[str, list[float]], sigmas: list[float], 
 
 
 def parse_sigmas(text: str) -> list[float]:
+    """Comma-separated noise levels, each a finite number above 0 (the command line's ``positive``)."""
     try:
-        sigmas = [float(s) for s in text.split(",")]
-    except ValueError:
-        raise InvsolveError(f"--sigmas must be numbers separated by commas, got {text!r}") from None
-    if not sigmas or not all(0 < s < float("inf") for s in sigmas):
-        raise InvsolveError(f"--sigmas must be positive and finite, got {text!r}")
-    return sigmas
+        return [positive(v) for v in text.split(",")]
+    except argparse.ArgumentTypeError as error:
+        raise InvsolveError(f"--sigmas: {error}") from None
 
 
 def main(argv=None) -> None:
@@ -104,9 +103,7 @@ def main(argv=None) -> None:
     if not 0 < args.images <= len(source):
         raise InvsolveError(f"--images must be in 1..{len(source)} for the {args.split} split of {args.data}")
     images = source.batch(range(args.images))
-    priors = {
-        Path(name).stem if name.endswith(".safetensors") else name: load(name).eval() for name in args.priors.split(",")
-    }
+    priors = {prior_label(name): load(name).eval() for name in args.priors.split(",")}
     table = denoising_psnr(priors, images, sigmas, args.seed)
     print(
         f"# denoising PSNR (dB), mean of the first {args.images} {args.split} images of {args.data} at "
