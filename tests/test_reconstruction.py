@@ -8,6 +8,7 @@ import torch
 from invsolve import InvsolveError, get_source, make_operator, psnr, reconstruct
 from invsolve.cli import main
 from invsolve.io import read_image
+from invsolve.operators import get_preset
 from invsolve.priors import load as load_prior
 from invsolve.solvers import get_solver, preferred_solver
 from invsolve.solvers.defaults import tuned_row
@@ -88,7 +89,7 @@ def test_every_preset_runs_both_bundled_priors_with_its_tuned_solver(op, kind):
     preset's preferred solver at the values tuned for it (four levels here instead of its own)."""
     result = reconstruct(op, prior=kind, steps=4)
     report, solver = result.report, preferred_solver(op)
-    domain = "ct" if op.startswith("ct") else "photo"
+    domain = get_preset(op).domain
     assert report["solver"] == solver and report["prior"] == f"{kind}-{domain}" and report["nfe"] == 4
     operator, prior = make_operator(op, 128, channels=result.image.shape[1]), load_prior(f"{kind}-{domain}")
     tuned = tuned_row(solver, operator, prior)
