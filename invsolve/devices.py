@@ -25,7 +25,7 @@ def bf16_pays(device: torch.device) -> bool:
     """Whether bf16 autocast makes the prior network faster: on a CUDA GPU that supports it. Not on a
     CPU: measured per NFE of padis-ct at 128 px, 0.90x the fp32 time of the default layout against
     channels-last fp32's 0.85x on an AVX-512 CPU with AMX-BF16, 6.6x on an AVX2 one without bf16
-    units (``benchmarks/cpu_cost.py``; the 32-channel convolutions are too small to gain)."""
+    units (``benchmarks/studies/cpu_cost.py``; the 32-channel convolutions are too small to gain)."""
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
@@ -40,6 +40,16 @@ def resolve_precision(name: str, device: torch.device) -> str:
 
 def seeded_normal(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
     """Standard normal noise of ``shape`` drawn on the generator's device, then moved to ``like``'s
-    device and dtype: the same seed gives the same noise on CPU and GPU."""
+    device and dtype: a seed gives the same noise wherever the result lives."""
     device = generator.device if generator is not None else like.device
     return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
+def seeded_integers(high: int, shape, generator: torch.Generator | None) -> torch.Tensor:
+    """Integers uniform in 0..high-1 drawn on the generator's device (the CPU without one).
+
+    torch draws only from a generator on the device it draws on: a CUDA generator (as
+    ``reconstruct`` passes on a GPU) with a CPU draw fails, so every draw goes through here or
+    ``seeded_normal``."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    return torch.randint(high, shape, generator=generator, device=device)

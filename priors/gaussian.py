@@ -10,6 +10,7 @@ import math
 import torch
 
 from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
+from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 
@@ -53,7 +54,7 @@ class GaussianPrior(Prior):
     def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``count`` exact draws from the prior, (count, C, N, N)."""
         shape = (count, self.channels, self.image_size, self.image_size)
-        white = torch.randn(shape, generator=generator, device=self.spectrum.device)
+        white = seeded_normal(shape, generator, self.spectrum)
         return self.mean + torch.fft.ifft2(self.spectrum.sqrt() * torch.fft.fft2(white)).real
 
     def covariance(self) -> torch.Tensor:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from invsolve.devices import seeded_integers
 from invsolve.errors import InvsolveError
 
 
@@ -60,7 +61,7 @@ class PatchGrid:
         """(a, b), each uniform in {0, ..., pad - 1}; (0, 0) when pad is 0."""
         if self.pad == 0:
             return 0, 0
-        a, b = torch.randint(self.pad, (2,), generator=generator).tolist()
+        a, b = seeded_integers(self.pad, (2,), generator).tolist()
         return a, b
 
     def origins(self, shift: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

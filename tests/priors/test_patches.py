@@ -39,11 +39,25 @@ def test_paper_grid_is_5_by_5_with_pad_24():
     assert grid.count == 25 and grid.span == 280
 
 
-def test_random_shifts_are_seeded_and_span_the_pad():
+def test_random_shifts_are_seeded_and_span_the_pad(device):
     grid = PatchGrid(64, 16, 15)
-    shifts = {grid.random_shift(torch.Generator().manual_seed(s)) for s in range(300)}
+    shifts = {grid.random_shift(torch.Generator(device).manual_seed(s)) for s in range(300)}
     assert {a for a, _ in shifts} == set(range(15))
-    assert grid.random_shift(torch.Generator().manual_seed(3)) == grid.random_shift(torch.Generator().manual_seed(3))
+    seeded = (grid.random_shift(torch.Generator(device).manual_seed(3)) for _ in range(2))
+    assert next(seeded) == next(seeded)
+
+
+def test_the_shift_is_drawn_from_the_generator_passed_in_on_its_device(device):
+    grid = PatchGrid(64, 16, 15)
+    generator = torch.Generator(device).manual_seed(5)
+    before, global_state = generator.get_state(), torch.get_rng_state()
+    grid.random_shift(generator)
+    assert not torch.equal(generator.get_state(), before)  # the draw advanced the generator given
+    assert torch.equal(torch.get_rng_state(), global_state)  # and nothing else
+    generator.set_state(before)
+    following = torch.randint(15, (2,), generator=generator, device=device).tolist()
+    generator.set_state(before)
+    assert list(grid.random_shift(generator)) == following  # on the generator's own device
 
 
 @pytest.mark.parametrize(

@@ -41,16 +41,17 @@ def patch_by_patch(denoiser, image, sigma, patch, pad, shift):
 
 
 @pytest.mark.parametrize("size,patch,channels", [(32, 8, 1), (40, 12, 3), (64, 16, 1)])
-def test_patch_prior_equals_the_patch_denoiser_applied_patch_by_patch(size, patch, channels):
+def test_patch_prior_equals_the_patch_denoiser_applied_patch_by_patch(size, patch, channels, device):
     image = torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(size))
     sigma = 1e-7  # the border's fresh noise (sigma * n) is then far below the tolerance
     denoiser = AnalyticPatchDenoiser(channels)
     prior = PatchPrior(denoiser, size, patch)
     for seed in range(4):
-        shift = prior.grid(size).random_shift(torch.Generator().manual_seed(seed))  # the shift is the first draw
-        got = prior(image, sigma, generator=torch.Generator().manual_seed(seed))
+        # the shift is the first draw; on a GPU the generator is the GPU's, as reconstruct passes it
+        shift = prior.grid(size).random_shift(torch.Generator(device).manual_seed(seed))
+        got = prior(image.to(device), sigma, generator=torch.Generator(device).manual_seed(seed))
         want = patch_by_patch(denoiser, image, sigma, patch, default_pad(size, patch), shift)
-        assert torch.allclose(got, want, atol=1e-5)
+        assert got.device.type == device.type and torch.allclose(got.cpu(), want, atol=1e-5)
 
 
 def test_fixed_grid_is_deterministic_and_random_shift_is_not():
