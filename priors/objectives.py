@@ -1,0 +1,35 @@
+"""Training objectives: the loss a denoiser is trained with, one function each.
+
+``edm_loss`` is EDM's (Karras et al. 2022, section 5 and table 1): noise levels drawn log-normally,
+sigma ~ exp(N(P_MEAN, P_STD^2)), and the denoising error weighted by
+lambda(sigma) = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2, which makes the effective
+training target of the preconditioned network unit-variance at every sigma.
+"""
+
+import torch
+
+from invsolve.devices import seeded_normal
+
+P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training noise distribution
+#: The objective a prior file records; loading refuses any other.
+OBJECTIVES = ("edm",)
+
+
+def edm_loss(
+    network,
+    clean: torch.Tensor,
+    positions: torch.Tensor | None,
+    generator: torch.Generator,
+    *,
+    sigma_data: float,
+    autocast: bool,
+) -> torch.Tensor:
+    """EDM's weighted denoising loss of ``network`` (an ``EDMNetwork``, or its DDP wrapper) on clean
+    patches, per sample then averaged; the noise is drawn from ``generator``."""
+    count = clean.shape[0]
+    sigma = (seeded_normal((count,), generator, clean) * P_STD + P_MEAN).exp().reshape(-1, 1, 1, 1)
+    noise = seeded_normal(clean.shape, generator, clean) * sigma
+    weight = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+        denoised = network(clean + noise, sigma, positions)
+    return (weight * (denoised.float() - clean) ** 2).mean()
