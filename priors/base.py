@@ -16,7 +16,8 @@ class Prior(Denoiser):
 
     Attributes every prior knows: ``kind`` (None but for the learned priors), ``channels``,
     ``image_size`` (the size it was trained for; it may still accept other sizes), ``sigma_min`` and
-    ``sigma_max`` (the noise range it is meant for).
+    ``sigma_max`` (the noise range it is meant for), and ``config``, the config of the file it was
+    loaded from (None for one built in code).
     Randomness inside the denoiser (PaDIS's patch shift) comes from the optional ``generator``.
     """
 
@@ -25,6 +26,7 @@ class Prior(Denoiser):
     image_size: int
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
+    config: dict | None = None  # a prior loaded from a file: the file's config (how it was made)
 
     def forward(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
         return self.denoise(x, self.sigma_per_image(sigma, x), generator)

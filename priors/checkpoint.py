@@ -3,6 +3,12 @@
 Nothing is ever unpickled. The header's ``invsolve`` entry is the JSON config; ``sha256`` is the
 digest of the file's tensor bytes, so a flipped or missing byte is refused rather than loaded as
 wrong weights. ``load(path)`` turns a prior file into a ready ``PatchPrior`` or ``WholeImagePrior``.
+
+A prior's config records exactly what loading builds it from (``LOADED_FIELDS``: kind, training
+objective, network with its preconditioning, image size, sigma range, patch grid) and how it was
+made (``PROVENANCE_FIELDS``: data and its licence, command, training run, versions); loading uses
+every loaded field and refuses a field it does not know. Files of format 1 (which kept sigma_data
+beside the network and no objective) are read through ``upgrade_prior_config``.
 """
 
 import hashlib
@@ -21,11 +27,27 @@ from invsolve.catalog import BUNDLED_PRIORS, NETWORK_SIZE_NAMES, PRIOR_KINDS
 from invsolve.devices import resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
-from invsolve.priors.network import EDMNetwork
+from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
+from invsolve.priors.objectives import OBJECTIVES
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: What ``load`` builds a prior from (the patch grid for PaDIS priors only) ...
+LOADED_FIELDS = ("kind", "objective", "network", "image_size", "sigma_min", "sigma_max", "patch_size", "pad")
+PATCH_GRID_FIELDS = ("patch_size", "pad")
+#: ... and what a prior file records about how it was made (read by people and studies, not by load).
+PROVENANCE_FIELDS = (
+    "data",
+    "command",
+    "resumed_with",
+    "training",
+    "training_pad",
+    "patch_sizes",
+    "patch_probs",
+    "versions",
+)
+NETWORK_FIELDS = ("size", "channels", "positional", "resolution", "preconditioning", "sigma_data")
 
 
 def write_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
@@ -50,7 +72,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         raise InvsolveError(f"{path} is not a safetensors checkpoint (truncated or a different kind of file)") from None
     if "invsolve" not in metadata:
         raise InvsolveError(f"{path} is a safetensors file but not an invsolve checkpoint (no invsolve config)")
-    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
+    version = int(metadata.get("format_version", 0))
+    if version > FORMAT_VERSION:
         raise InvsolveError(f"{path} was written by a newer invsolve (format {metadata['format_version']}); upgrade")
     if hashlib.sha256(_data_section(blob)).hexdigest() != metadata.get("sha256"):
         raise InvsolveError(
@@ -62,7 +85,29 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         config = json.loads(metadata["invsolve"])
     except (SafetensorError, ValueError) as error:
         raise InvsolveError(f"{path} is corrupted: {error}") from None
+    if isinstance(config, dict) and "kind" in config and version < FORMAT_VERSION:
+        config = upgrade_prior_config(config)
     return config, tensors
+
+
+def upgrade_prior_config(config: dict) -> dict:
+    """A format-1 prior config in today's layout: sigma_data and the EDM preconditioning inside the
+    network, the EDM objective named, the copies of network fields (channels, positional_encoding)
+    and a whole-image prior's meaningless patch grid dropped."""
+    config = dict(config)
+    if isinstance(config.get("network"), dict):
+        config["network"] = {
+            "preconditioning": PRECONDITIONING,
+            "sigma_data": config.get("sigma_data", SIGMA_DATA),
+            **config["network"],
+        }
+    for copied in ("sigma_data", "channels", "positional_encoding"):
+        config.pop(copied, None)
+    config.setdefault("objective", "edm")
+    if config.get("kind") == "whole":
+        for field in PATCH_GRID_FIELDS:
+            config.pop(field, None)
+    return config
 
 
 def _data_section(blob: bytes) -> bytes:
@@ -71,12 +116,22 @@ def _data_section(blob: bytes) -> bytes:
 
 
 def check_prior_config(config: dict) -> None:
-    """Every field a prior is built from is there and of the right type, or one line says which is not."""
+    """Every field a prior is built from is there and of the right type, and no field is unknown, or
+    one line says which is not."""
     kind = config.get("kind")
     if kind not in PRIOR_KINDS:
         raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads {', '.join(PRIOR_KINDS)}")
     network = config.get("network")
+    known = set(LOADED_FIELDS + PROVENANCE_FIELDS) - (set(PATCH_GRID_FIELDS) if kind == "whole" else set())
+    network_fields = set(network) if isinstance(network, dict) else set()
+    unknown = sorted(set(config) - known) + sorted(f"network.{k}" for k in network_fields - set(NETWORK_FIELDS))
+    if unknown:
+        raise InvsolveError(
+            f"checkpoint config has field(s) this invsolve does not know: {', '.join(unknown)} "
+            "(written by another version? upgrade invsolve)"
+        )
     fields = {
+        "objective": (config.get("objective"), lambda v: v in OBJECTIVES, " or ".join(OBJECTIVES)),
         "image_size": (config.get("image_size"), lambda v: _is_int(v) and v >= 8, "an integer of at least 8"),
         "sigma_min": (config.get("sigma_min"), lambda v: _is_number(v) and v > 0, "a number above 0"),
         "sigma_max": (config.get("sigma_max"), _is_number, "a number"),
@@ -88,6 +143,8 @@ def check_prior_config(config: dict) -> None:
             "network.size": (network.get("size"), lambda v: v in NETWORK_SIZE_NAMES, " or ".join(NETWORK_SIZE_NAMES)),
             "network.positional": (network.get("positional"), lambda v: isinstance(v, bool), "true or false"),
             "network.resolution": (network.get("resolution"), lambda v: _is_int(v) and v >= 8, "an integer >= 8"),
+            "network.preconditioning": (network.get("preconditioning"), lambda v: v == PRECONDITIONING, "edm"),
+            "network.sigma_data": (network.get("sigma_data"), lambda v: _is_number(v) and v > 0, "a number above 0"),
         }
     if kind == "padis":
         fields |= {
@@ -127,11 +184,12 @@ def _weights_mismatch(network: torch.nn.Module, weights: dict[str, torch.Tensor]
     return f"{', '.join(parts)} (e.g. {example})"
 
 
-def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options):
-    """Build the prior a config describes and load ``weights`` into its network."""
+def prior_from_config(config: dict, weights: dict[str, torch.Tensor], precision: str = "fp32", **options):
+    """Build the prior a config describes, its network at ``precision``, and load ``weights`` into it."""
     check_prior_config(config)
     kind = config["kind"]
-    network = EDMNetwork(**{k: config["network"][k] for k in ("channels", "size", "positional", "resolution")})
+    built = {k: v for k, v in config["network"].items() if k != "preconditioning"}  # EDM's: the only one
+    network = EDMNetwork(**built, precision=precision)
     mismatch = _weights_mismatch(network, weights)
     if mismatch:
         raise InvsolveError(f"checkpoint weights do not match its network config: {mismatch}")
@@ -141,11 +199,11 @@ def prior_from_config(config: dict, weights: dict[str, torch.Tensor], **options)
         unknown = set(options) - {"max_batch"}
         if unknown:
             raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(unknown))}")
-        return WholeImagePrior(network, config["image_size"], **sigma_range)
+        return WholeImagePrior(network, config["image_size"], **sigma_range, config=config)
     settings = dict(patch_size=config["patch_size"], pad=config.get("pad"), positional_encoding=network.positional) | {
         k: v for k, v in options.items() if v is not None
     }
-    return PatchPrior(network, config["image_size"], **settings, **sigma_range)
+    return PatchPrior(network, config["image_size"], **settings, **sigma_range, config=config)
 
 
 #: Where the bundled priors (``invsolve.catalog.BUNDLED_PRIORS``) are installed: ``bundled/NAME.safetensors``.
@@ -174,7 +232,7 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
 def load(path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options):
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
-    layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/cpu_cost.py``).
+    layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/studies/cpu_cost.py``).
 
     ``precision``: "fp32", "bf16" (the network under bf16 autocast) or "auto" (bf16 on a CUDA
     GPU that supports it, fp32 on CPUs; ``invsolve.devices.resolve_precision``).
@@ -189,8 +247,5 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu", precision:
         raise InvsolveError(
             f"{path} is an invsolve training-state file, not a prior; load the prior file written beside it"
         )
-    prior = prior_from_config(config, tensors, **options)
-    prior.config = config
-    prior = prior.to(device, memory_format=torch.channels_last).eval()
-    prior.network.precision = precision
-    return prior
+    prior = prior_from_config(config, tensors, precision, **options)
+    return prior.to(device, memory_format=torch.channels_last).eval()

@@ -1,7 +1,8 @@
 """The denoising network: EDM preconditioning around deepinv's DDPM++ U-Net (``NCSNpp.forward_unet``).
 
-D(x, sigma) = c_skip x + c_out F(c_in x (+ position channels), c_noise), with sigma_data = 0.5
-(Karras et al. 2022, table 1). The position channels are concatenated *after* the c_in scaling:
+D(x, sigma) = c_skip x + c_out F(c_in x (+ position channels), c_noise), with sigma_data the data's
+standard deviation the scalings assume (0.5 by default, Karras et al. 2022, table 1; a prior file
+records the value its network was trained with). The position channels are concatenated *after* the c_in scaling:
 they are coordinates, not image values.
 """
 
@@ -12,7 +13,8 @@ from deepinv.models import NCSNpp
 
 from invsolve.errors import InvsolveError
 
-SIGMA_DATA = 0.5
+SIGMA_DATA = 0.5  # the default; each network carries its own
+PRECONDITIONING = "edm"
 
 #: Named network sizes: ``tiny`` for tests, ``small`` for CPU training in about an hour (about 1.2 M
 #: weights), ``paper`` for GPUs (EDM's DDPM++ as PaDIS used it, about 56 M).
@@ -23,27 +25,36 @@ NETWORK_SIZES = {
 }
 
 
-def edm_scalings(sigma: torch.Tensor):
+def edm_scalings(sigma: torch.Tensor, sigma_data: float = SIGMA_DATA):
     """c_skip, c_out, c_in, c_noise for noise level(s) ``sigma``."""
-    total = sigma**2 + SIGMA_DATA**2
-    return SIGMA_DATA**2 / total, sigma * SIGMA_DATA / total.sqrt(), 1 / total.sqrt(), sigma.log() / 4
+    total = sigma**2 + sigma_data**2
+    return sigma_data**2 / total, sigma * sigma_data / total.sqrt(), 1 / total.sqrt(), sigma.log() / 4
 
 
 class EDMNetwork(torch.nn.Module):
     """A preconditioned denoiser network on C-channel patches or images, optionally with position channels.
 
     ``resolution`` is the patch (or image) side the U-Net is laid out for; the network is
-    convolutional, so it accepts any side divisible by 2^(levels - 1). ``precision`` ("fp32" or
-    "bf16": the U-Net under bf16 autocast, the preconditioning, skip and output in fp32) is a
-    run-time choice, not part of the trained network.
+    convolutional, so it accepts any side divisible by 2^(levels - 1). ``sigma_data`` is the EDM
+    preconditioning's data scale. ``precision`` ("fp32" or "bf16": the U-Net under bf16 autocast,
+    the preconditioning, skip and output in fp32) is a run-time choice, not part of the trained
+    network, so ``config()`` leaves it out.
     """
 
-    precision = "fp32"
-
-    def __init__(self, channels: int, size: str = "small", positional: bool = True, resolution: int = 32):
+    def __init__(
+        self,
+        channels: int,
+        size: str = "small",
+        positional: bool = True,
+        resolution: int = 32,
+        *,
+        sigma_data: float = SIGMA_DATA,
+        precision: str = "fp32",
+    ):
         super().__init__()
         self.size_multiple_of(size)
         self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
+        self.sigma_data, self.precision = sigma_data, precision
         self.unet = NCSNpp(
             model_type="ddpm",
             pretrained=None,
@@ -68,18 +79,21 @@ class EDMNetwork(torch.nn.Module):
         return 2 ** (len(NETWORK_SIZES[size]["channel_mult"]) - 1)
 
     def config(self) -> dict:
+        """What rebuilds this network: its constructor's arguments but the run-time precision."""
         return {
             "size": self.size,
             "channels": self.channels,
             "positional": self.positional,
             "resolution": self.resolution,
+            "preconditioning": PRECONDITIONING,
+            "sigma_data": self.sigma_data,
         }
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """x: (K, C, P, P) noisy; sigma: (K, 1, 1, 1); positions: (K, 2, P, P) when ``positional``."""
         if (positions is not None) != self.positional:
             raise ValueError("position channels must be given exactly when the network was built with them")
-        c_skip, c_out, c_in, c_noise = edm_scalings(sigma.float())
+        c_skip, c_out, c_in, c_noise = edm_scalings(sigma.float(), self.sigma_data)
         net_input = c_in * x if positions is None else torch.cat([c_in * x, positions], dim=1)
         # fp32 leaves the caller's autocast (training's bf16 on CUDA) in force: enabled=False would end it
         in_bf16 = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()

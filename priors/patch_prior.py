@@ -49,6 +49,7 @@ class PatchPrior(Prior):
         max_batch: int | None = None,
         sigma_min: float = SIGMA_MIN,
         sigma_max: float = SIGMA_MAX,
+        config: dict | None = None,
     ):
         super().__init__()
         if patch_size % network.size_multiple:
@@ -65,7 +66,7 @@ class PatchPrior(Prior):
         self.channels, self.image_size = network.channels, image_size
         self.random_shift, self.positional_encoding, self.max_batch = random_shift, positional_encoding, max_batch
         self.shifts, self.shifts_below = shifts, shifts_below
-        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        self.sigma_min, self.sigma_max, self.config = sigma_min, sigma_max, config
         self.grid(image_size)  # refuse an impossible pad now, not at the first evaluation
 
     def grid(self, image_size: int) -> PatchGrid:

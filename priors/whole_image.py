@@ -13,11 +13,17 @@ class WholeImagePrior(Prior):
     kind = "whole"
 
     def __init__(
-        self, network: EDMNetwork, image_size: int, *, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX
+        self,
+        network: EDMNetwork,
+        image_size: int,
+        *,
+        sigma_min: float = SIGMA_MIN,
+        sigma_max: float = SIGMA_MAX,
+        config: dict | None = None,
     ):
         super().__init__()
         self.network, self.channels, self.image_size = network, network.channels, image_size
-        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        self.sigma_min, self.sigma_max, self.config = sigma_min, sigma_max, config
 
     def denoise(self, x, sigma, generator=None):
         self.check_image(x)

@@ -31,6 +31,25 @@ PHOTO_FILES = {
 }
 VIEWS = ("full", "top-left", "top-right", "bottom-left", "bottom-right")
 
+#: The terms of each training photograph, as the package that ships it documents them
+#: (``skimage.data``'s docstrings; matplotlib's sample data). A prior trained on photos records them.
+TRAINING_TERMS = {
+    "hubble_deep_field.jpg": "public domain (NASA)",
+    "ihc.png": "no known copyright restrictions",
+    "retina.jpg": "CC0 1.0",
+    "motorcycle_left.png": "Middlebury 2014 stereo benchmark; scikit-image states no licence",
+    "motorcycle_right.png": "Middlebury 2014 stereo benchmark; scikit-image states no licence",
+    "grace_hopper.jpg": "public domain (U.S. Navy photograph, matplotlib sample data)",
+    "camera.png": "CC0 (Lav Varshney)",
+    "brick.png": "CC0 (CC0Textures)",
+    "grass.png": "CC0 (CC0Textures)",
+    "gravel.png": "CC0 (CC0Textures)",
+    "moon.png": "scikit-image states no licence",
+    "coins.png": "no known copyright restrictions",
+    "cell.png": "CC0",
+    "clock_motion.png": "public domain (Stefan van der Walt)",
+}
+
 
 @cache
 def package_data_dir(package: str) -> str:

@@ -20,9 +20,60 @@ def test_round_trip_reproduces_outputs_bit_exactly(tiny_prior_file, tmp_path):
     x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     outputs = [p(x, 0.7, generator=torch.Generator().manual_seed(5)) for p in (prior, load(copy))]
     assert torch.equal(*outputs)
-    assert config["kind"] == "padis" and config["positional_encoding"] and config["data"]["source"] == "phantoms"
-    for key in ("network", "patch_size", "training_pad", "sigma_min", "sigma_max", "channels", "command", "versions"):
+    assert config["kind"] == "padis" and config["network"]["positional"] and config["data"]["source"] == "phantoms"
+    for key in ("objective", "network", "patch_size", "training_pad", "sigma_min", "sigma_max", "command", "versions"):
         assert key in config
+    assert config["network"]["preconditioning"] == "edm" and config["network"]["sigma_data"] == 0.5
+    assert prior.config == config and prior.network.sigma_data == 0.5
+
+
+def test_loading_uses_every_loaded_field(tiny_prior_file, tmp_path):
+    """sigma_data, the sigma range and the patch grid a file records are the ones the prior runs with."""
+    config, tensors = read_checkpoint(tiny_prior_file)
+    changed = tmp_path / "changed.safetensors"
+    network = config["network"] | {"sigma_data": 0.3}
+    write_checkpoint(changed, tensors, config | {"network": network, "sigma_max": 5.0, "patch_size": 8, "pad": 3})
+    prior, original = load(changed), load(tiny_prior_file)
+    assert (prior.network.sigma_data, prior.sigma_max, prior.patch_size, prior.pad) == (0.3, 5.0, 8, 3)
+    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    same_grid = load(changed, patch_size=16, pad=None)
+    assert not torch.allclose(
+        same_grid(x, 0.7, generator=torch.Generator().manual_seed(5)),
+        original(x, 0.7, generator=torch.Generator().manual_seed(5)),
+    )
+    assert load(tiny_prior_file, precision="bf16").network.precision == "bf16"
+
+
+def test_unknown_fields_are_refused_in_one_line(tiny_prior_file, tmp_path):
+    config, tensors = read_checkpoint(tiny_prior_file)
+    for extra, name in (
+        ({"ema_decay": 0.99}, "ema_decay"),
+        ({"network": config["network"] | {"heads": 4}}, "network.heads"),
+    ):
+        write_checkpoint(tmp_path / "extra.safetensors", tensors, config | extra)
+        with pytest.raises(InvsolveError, match=f"does not know: {re.escape(name)} ") as caught:
+            load(tmp_path / "extra.safetensors")
+        assert "\n" not in str(caught.value)
+
+
+def test_a_format_1_file_loads_as_it_did(tiny_prior_file, tmp_path, monkeypatch):
+    """Files written before the network carried sigma_data (format 1) load through the upgrade."""
+    from invsolve.priors import checkpoint
+
+    config, tensors = read_checkpoint(tiny_prior_file)
+    old = {k: v for k, v in config.items() if k != "objective"}
+    old |= {"network": {k: v for k, v in config["network"].items() if k not in ("preconditioning", "sigma_data")}}
+    old |= {"sigma_data": 0.5, "channels": 1, "positional_encoding": True}
+    monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 1)
+    write_checkpoint(tmp_path / "old.safetensors", tensors, old)
+    monkeypatch.undo()
+    assert read_checkpoint(tmp_path / "old.safetensors")[0] == config
+    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    loaded = [
+        load(path)(x, 0.7, generator=torch.Generator().manual_seed(5))
+        for path in (tiny_prior_file, tmp_path / "old.safetensors")
+    ]
+    assert torch.equal(*loaded)
 
 
 def test_load_options_switch_on_the_ablations(tiny_prior_file):
@@ -100,7 +151,7 @@ def test_whole_image_prior_round_trip(tmp_path):
 def test_bundled_priors_load_by_name_and_record_their_training(name, kind, data, channels):
     prior = load(name)
     config = prior.config
-    assert (config["kind"], config["image_size"], config["channels"], config["data"]["source"]) == (
+    assert (config["kind"], config["image_size"], config["network"]["channels"], config["data"]["source"]) == (
         kind,
         128,
         channels,
@@ -133,6 +184,9 @@ def _without(config, dotted):
         (lambda c: c | {"patch_size": 0}, "field patch_size is 0"),
         (lambda c: c | {"pad": -3}, "field pad is -3"),
         (lambda c: c | {"kind": "gan"}, "unknown prior kind 'gan'"),
+        (lambda c: c | {"objective": "flow"}, "field objective is 'flow'; expected edm"),
+        (lambda c: c | {"network": c["network"] | {"sigma_data": 0}}, "field network.sigma_data is 0"),
+        (lambda c: c | {"network": c["network"] | {"preconditioning": "vp"}}, "field network.preconditioning is 'vp'"),
     ],
 )
 def test_damaged_checkpoint_configs_are_named_in_one_short_line(tiny_prior_file, tmp_path, change, message):
