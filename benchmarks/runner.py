@@ -14,7 +14,6 @@ import functools
 import itertools
 import json
 import os
-import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -29,10 +28,10 @@ from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write, exclusive_lock
-from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
+from invsolve.tasks import run_case
 
 RESULTS_GLOB = "results-rank*.jsonl"
 MIN_VALIDATION_IMAGES = 8  # two proved too few to choose a step size (docs/benchmarks.md)
@@ -182,25 +181,17 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     source = space.source(task)
     truth = source[cell.index][None].to(space.device)
     op = space.operator(task)
-    y = op.simulate(truth, torch.Generator().manual_seed(cell.noise_seed()))  # CPU noise: same y on any device
-    solver, prior = get_solver(method.solver_for(task)), space.prior(method, task)
-    settings = solver.settings(op, prior, **method.settings_for(task))
-    if space.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(space.device)
-    info, start = {}, time.perf_counter()
-    recon = solver(
-        op, y, prior, generator=torch.Generator(space.device).manual_seed(cell.noise_seed()), info=info, **settings
+    outcome = run_case(
+        op,
+        get_solver(method.solver_for(task)),
+        space.prior(method, task),
+        truth=truth,
+        seed=cell.noise_seed(),
+        settings=method.settings_for(task),
     )
-    if space.device.type == "cuda":
-        torch.cuda.synchronize(space.device)
-    seconds = time.perf_counter() - start
-    if space.device.type == "cuda":
-        memory, memory_kind = torch.cuda.max_memory_allocated(space.device) / 2**20, "cuda peak allocated"
-    else:
-        memory, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
     if cell.index < suite.figure_images:
         _save_image(out / "images" / task.name / f"{cell.index}-truth.npy", truth[0])
-        _save_image(out / "images" / task.name / f"{cell.index}-{method.name}-seed{cell.seed}.npy", recon[0])
+        _save_image(out / "images" / task.name / f"{cell.index}-{method.name}-seed{cell.seed}.npy", outcome.image[0])
     return {
         "key": cell.key,
         "task": task.name,
@@ -209,15 +200,8 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
         "image": source.label(cell.index),
         "seed": cell.seed,
         "split": space.split,
-        "psnr": psnr(recon[0], truth[0]),
-        "ssim": ssim(recon[0], truth[0]),
-        "seconds": round(seconds, 4),
-        "nfe": info["nfe"],
-        "peak_memory_mib": round(memory, 1),
-        "memory_kind": memory_kind,
-        "solver": solver.name,
+        **outcome.record(),
         "prior": method.prior_for(task),
-        "settings": settings,
         "operator": op.describe(),
         "image_size": suite.image_size,
         "device": str(space.device),

@@ -40,7 +40,7 @@ from invsolve.errors import InvsolveError
 from invsolve.operators import DOMAINS, PRESETS, get_preset
 from invsolve.priors import resolve_prior_path
 from invsolve.solvers import SOLVERS, get_solver
-from invsolve.solvers.defaults import check_setting_values
+from invsolve.solvers.settings import check_setting_values
 
 SUITE_KEYS = {"name", "description", "image_size", "count", "seeds", "validation_count", "figure_images", "plugins"}
 TASK_KEYS = {"op", "dataset", "options", "paper"}

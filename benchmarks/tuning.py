@@ -2,7 +2,9 @@
 
 Each grid point becomes a method of a derived suite (``padis[zeta=0.3]``) run by the same
 resumable, sharded runner; the best point per task (mean PSNR) is written as TOML that pastes
-into the suite file (``tuned.toml``).
+into the suite file (``tuned.toml``), with every point's scores beside it (``tuning.txt``, the
+validation log). ``write`` also puts the choice into a tuned table (by default the package's own,
+``invsolve/solvers/tuned.toml``), which ``invsolve.tasks`` reads for every later run.
 """
 
 import copy
@@ -15,11 +17,10 @@ from pathlib import Path
 
 from invsolve.benchmarks.runner import MIN_VALIDATION_IMAGES, read_results, run_suite
 from invsolve.benchmarks.suite import Suite, build_suite
-from invsolve.cli.options import parse_value
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.solvers import get_solver
-from invsolve.solvers.defaults import check_setting_values
+from invsolve.solvers.settings import TunedRow, check_setting_values, parse_value
 
 
 def parse_grid(assignments: list[str]) -> dict[str, list]:
@@ -73,10 +74,12 @@ def tune(
     limit: int | None = None,
     device: str = "auto",
     progress: bool = False,
+    write: str | os.PathLike | None = None,
 ) -> dict:
-    """Run the grid on the validation split, write ``out/tuned.toml`` and return the choice.
+    """Run the grid on the validation split, write ``out/tuned.toml`` and ``out/tuning.txt`` and
+    return the choice; with ``write``, also update that tuned table (``write_tuned``).
 
-    Under several ranks, the rank that finishes last (the one that finds every result) writes it;
+    Under several ranks, the rank that finishes last (the one that finds every result) writes them;
     the others return ``{"pending": N}`` with the number of cells still running elsewhere.
     """
     derived = tuning_suite(suite, method, grid)
@@ -88,7 +91,35 @@ def tune(
             file=sys.stderr,
         )
     run_suite(derived, out, split="validation", limit=count, device=device, progress=progress)
-    return summarise(derived, method, grid, Path(out), count)
+    summary = summarise(derived, method, grid, Path(out), count)
+    if write is not None and "chosen" in summary:
+        summary["written"] = write_tuned(suite, method, summary["chosen"], Path(out) / "tuning.txt", write)
+    return summary
+
+
+def write_tuned(suite: Suite, method: str, chosen: dict, log: Path, path: str | os.PathLike) -> str:
+    """Put the settings ``chosen`` per task into the tuned table at ``path``: one row per task's
+    solver, preset and prior kind, holding the row it replaces, the method's suite settings and the
+    chosen point (every value the validation run set). Returns the path written."""
+    from invsolve.priors import load
+    from invsolve.tasks import tuned_table
+
+    table = tuned_table(path)
+    spec = suite.methods[method]
+    for name, point in chosen.items():
+        task = suite.tasks[name]
+        if task.options:
+            raise InvsolveError(
+                f"task {name} changes its {task.op} preset ({', '.join(task.options)}): tuned values apply to "
+                "presets only; keep them in the suite file (out/tuned.toml) instead of writing them"
+            )
+        solver = get_solver(spec.solver_for(task))
+        kind = load(spec.prior_for(task)).kind if solver.needs_prior else None
+        current = table.row(solver.name, task.op, kind)
+        settings = (current.settings if current else {}) | spec.settings_for(task) | point
+        table = table.with_row(TunedRow(solver.name, task.op, kind, settings, str(log)))
+    atomic_write(Path(path), lambda f: f.write(table.toml().encode()))
+    return str(path)
 
 
 def summarise(derived: Suite, method: str, grid: dict, out: Path, count: int) -> dict:
@@ -112,5 +143,13 @@ def summarise(derived: Suite, method: str, grid: dict, out: Path, count: int) ->
     for task, point in chosen.items():
         lines += ["", f"[methods.{method}.task_settings.{task}]"] + [f"{k} = {json.dumps(v)}" for k, v in point.items()]
     text = "\n".join(lines) + "\n"
+    scores = [f"# invsolve bench tune: method {method}, mean PSNR / SSIM on {count} validation images per task"]
+    scores += ["  ".join(f"{k} {shown(k, v)}" for k, v in row.items()) for row in table]
+    atomic_write(out / "tuning.txt", lambda f: f.write(("\n".join(scores) + "\n").encode()))
     atomic_write(out / "tuned.toml", lambda f: f.write(text.encode()))
-    return {"chosen": chosen, "table": table, "toml": text}
+    return {"chosen": chosen, "table": table, "toml": text, "scores": scores[1:]}
+
+
+def shown(key: str, value) -> str:
+    """Scores to three decimals; settings as given (``lam 3e-05``, not ``lam 0.000``)."""
+    return f"{value:.3f}" if key in ("psnr", "ssim") else f"{value:g}" if isinstance(value, float) else str(value)

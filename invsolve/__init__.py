@@ -5,7 +5,10 @@ The pieces, each replaceable on its own:
 - ``reconstruct(op, prior=...)``: the whole job (simulate or read measurements, reconstruct,
   score), as ``invsolve reconstruct`` runs it;
 - ``make_operator(name, image_size, channels)``: forward models (``invsolve.operators``);
-- ``get_solver(name)(operator, y, ...)``: reconstruction methods (``invsolve.solvers``);
+- ``get_solver(name)(operator, y, ...)``: reconstruction methods (``invsolve.solvers``), which run
+  their generic settings unless told otherwise;
+- ``run_case(operator, solver, prior, truth=...)`` and ``choose_settings(solver, operator, prior)``:
+  the one path every run takes (``invsolve.tasks``): settings tuned for the task, solve, score;
 - ``get_source(name, split, image_size)``: built-in and folder image sources (``invsolve.data``);
 - ``psnr``, ``ssim``: the paper's metrics; ``read_image``, ``write_image``: file I/O.
 
@@ -20,6 +23,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "reconstruct": "invsolve.reconstruction",
     "Reconstruction": "invsolve.reconstruction",
+    "run_case": "invsolve.tasks",
+    "choose_settings": "invsolve.tasks",
+    "Outcome": "invsolve.tasks",
     "make_operator": "invsolve.operators",
     "get_solver": "invsolve.solvers",
     "get_source": "invsolve.data",

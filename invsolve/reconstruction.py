@@ -5,11 +5,10 @@ ground-truth image, or measured), a reconstruction and its report out.
     print(result.summary())                          # PSNR / SSIM of FBP and of the reconstruction
     result.save(out="ct8.png", figure="ct8-figure.png")
 
-The command line, the README's example and ``benchmarks/main_job.py`` all run this function.
+The command line, the README's example and ``benchmarks/studies/main_job.py`` all run this function.
 """
 
 import os
-import time
 from dataclasses import dataclass
 
 import torch
@@ -20,10 +19,11 @@ from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
 from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image, written_together
-from invsolve.metrics import psnr, ssim
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import Prior, load
 from invsolve.solvers import get_solver, preferred_solver
+from invsolve.solvers.settings import TunedTable
+from invsolve.tasks import run_case
 
 #: What ``Reconstruction.save`` writes: the reconstruction as an image or a raw array, the figure as PNG.
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -114,6 +114,7 @@ def reconstruct(
     device: str | torch.device = "auto",
     precision: str = "auto",
     progress: bool = False,
+    tuned: TunedTable | str | os.PathLike | None = None,
     **settings,
 ) -> Reconstruction:
     """Reconstruct one image with operator preset ``op``.
@@ -127,7 +128,10 @@ def reconstruct(
     measurement-noise level (default the preset's). ``seed`` seeds the simulated noise and the solver.
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
-    ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...).
+    ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
+    and the values tuned for ``op`` and the prior's kind, read from ``tuned`` (a ``TunedTable`` or a
+    file; default the package's ``tuned.toml``); the report's ``tuned_log`` names the validation log
+    of the tuned values used. The case runs through ``invsolve.tasks.run_case``.
     """
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
@@ -156,32 +160,22 @@ def reconstruct(
     else:
         truth, source_label = _ground_truth(image, preset, image_size, window)
         operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise)
-        truth = truth[None].to(device)
-        y = operator.simulate(truth, torch.Generator().manual_seed(seed))
+        truth, y = truth[None].to(device), None
 
-    chosen = method.settings(operator, prior, **settings)  # a setting the solver does not take is an error
-    info, start = {}, time.perf_counter()
-    result = method(
-        operator, y, prior, info=info, generator=torch.Generator(device).manual_seed(seed), progress=progress, **chosen
+    outcome = run_case(
+        operator,
+        method,
+        prior,
+        truth=truth,
+        measurement=y,
+        seed=seed,
+        settings=settings,
+        tuned=tuned,
+        progress=progress,
     )
-    seconds = time.perf_counter() - start
-    if not torch.isfinite(result).all():
-        raise InvsolveError(f"{solver} produced non-finite values; try other solver settings")
-    baseline = operator.baseline(y)
-    scores = {"psnr": None, "ssim": None, "baseline_psnr": None, "baseline_ssim": None}
-    if truth is not None:
-        scores = {
-            "psnr": psnr(result[0], truth[0]),
-            "ssim": ssim(result[0], truth[0]),
-            "baseline_psnr": psnr(baseline[0], truth[0]),
-            "baseline_ssim": ssim(baseline[0], truth[0]),
-        }
     report = {
         "op": op,
-        "solver": solver,
-        **scores,
-        "seconds": round(seconds, 3),
-        "nfe": info["nfe"],
+        **outcome.record(),
         "prior": prior_name,
         "input": source_label,
         "image_size": image_size,
@@ -191,10 +185,9 @@ def reconstruct(
         "seed": seed,
         "device": str(device),
         "precision": getattr(getattr(prior, "network", None), "precision", None),
-        "settings": chosen,
         "operator": operator.describe(),
     }
-    return Reconstruction(result, baseline, truth, y, report)
+    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report)
 
 
 def _ground_truth(image, preset, image_size: int, window) -> tuple[torch.Tensor, str]:

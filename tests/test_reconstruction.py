@@ -9,9 +9,8 @@ from invsolve import InvsolveError, get_source, make_operator, psnr, reconstruct
 from invsolve.cli import main
 from invsolve.io import read_image
 from invsolve.operators import get_preset
-from invsolve.priors import load as load_prior
 from invsolve.solvers import get_solver, preferred_solver
-from invsolve.solvers.defaults import tuned_row
+from invsolve.solvers.settings import read_tuned
 
 FAST = {"image_size": 64, "iterations": 5}
 
@@ -91,9 +90,9 @@ def test_every_preset_runs_both_bundled_priors_with_its_tuned_solver(op, kind):
     report, solver = result.report, preferred_solver(op)
     domain = get_preset(op).domain
     assert report["solver"] == solver and report["prior"] == f"{kind}-{domain}" and report["nfe"] == 4
-    operator, prior = make_operator(op, 128, channels=result.image.shape[1]), load_prior(f"{kind}-{domain}")
-    tuned = tuned_row(solver, operator, prior)
+    tuned = read_tuned().row(solver, op, kind)
     assert tuned is not None and report["settings"] == get_solver(solver).generic | tuned.settings | {"steps": 4}
+    assert report["tuned_log"] == tuned.log
     assert result.image.shape == result.truth.shape and 0 <= result.image.min() <= result.image.max() <= 1
     if domain == "ct":  # four data-consistent levels already clear FBP's streaks
         assert report["psnr"] > report["baseline_psnr"] + 2

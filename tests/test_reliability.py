@@ -1,9 +1,9 @@
-"""The bad-input matrix of benchmarks/reliability.py: every case gets one line, status 2, no
+"""The bad-input matrix of benchmarks/studies/reliability.py: every case gets one line, status 2, no
 traceback, and leaves the user's files as they were."""
 
 import pytest
 
-from invsolve.benchmarks.reliability import CASES, Case, main, run_case
+from invsolve.benchmarks.studies.reliability import CASES, Case, main, run_case
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -20,6 +20,6 @@ def test_the_check_itself_can_fail():
 
 
 def test_the_script_counts_the_cases(capsys, monkeypatch):
-    monkeypatch.setattr("invsolve.benchmarks.reliability.CASES", CASES[:3])
+    monkeypatch.setattr("invsolve.benchmarks.studies.reliability.CASES", CASES[:3])
     assert main([]) == 0
     assert capsys.readouterr().out.strip() == "3 of 3 cases hold"

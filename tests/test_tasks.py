@@ -1,24 +1,51 @@
-"""The table of tuned defaults: a value applies only to the task it was tuned for."""
+"""The task layer: settings are the solver's generic values, then the tuned row of the task (read
+from the tuned table, applied only to the preset it was tuned for), then what the caller passes;
+a case runs, and is scored, in one place."""
 
+import dataclasses
+import inspect
 import re
+import shutil
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
+from invsolve import reconstruct
 from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.operators import PRESETS, make_operator, preset_differences
-from invsolve.priors import DenoiserPrior, EDMNetwork, PatchPrior, WholeImagePrior, load
+from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import SOLVERS, get_solver, preferred_solver
-from invsolve.solvers.defaults import GENERIC, TUNED
+from invsolve.solvers.settings import GENERIC, TUNED_FILE, TunedRow, read_tuned
+from invsolve.tasks import choose_settings, run_case
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+TUNED = read_tuned().rows
 
 
 def tuned(solver, preset, kind):
-    (row,) = [r for r in TUNED if r.solver == solver and r.preset == preset and kind in r.kinds]
+    (row,) = [r for r in TUNED if r.key == (solver, preset, kind)]
     return row.settings
+
+
+def settings(solver, operator, prior=None, **given):
+    return choose_settings(get_solver(solver), operator, prior, given).values
+
+
+def test_every_solver_takes_exactly_the_settings_of_the_table():
+    for name, solver in SOLVERS.items():
+        keywords = inspect.signature(solver.run).parameters.values()
+        taken = {p.name for p in keywords if p.kind is p.KEYWORD_ONLY} - {"generator", "progress", "callback", "info"}
+        assert taken == set(GENERIC[name]) == set(solver.generic), name
+
+
+def test_a_solver_called_directly_runs_its_generic_values_and_looks_nothing_up():
+    seen = {}
+    dds = dataclasses.replace(get_solver("dds"), run=lambda *args, **kwargs: seen.update(kwargs))
+    op = make_operator("ct8", 32)  # a preset with tuned dds values: a direct call does not use them
+    dds(op, op.A(torch.rand(1, 1, 32, 32)), GaussianPrior(32, mean=0.5, std=0.2), steps=7)
+    assert {k: seen[k] for k in GENERIC["dds"]} == GENERIC["dds"] | {"steps": 7}
 
 
 @pytest.fixture(scope="module")
@@ -31,36 +58,59 @@ def test_every_row_names_a_preset_a_solver_its_settings_and_an_existing_log():
         assert row.preset in PRESETS and row.solver in SOLVERS
         assert set(row.settings) <= set(get_solver(row.solver).parameters), row
         assert (ROOT / row.log).is_file(), row.log
-    keys = [(row.solver, row.preset, kind) for row in TUNED for kind in row.kinds]
+        assert (row.prior is None) == (not get_solver(row.solver).needs_prior)
+    keys = [row.key for row in TUNED]
     assert len(keys) == len(set(keys))  # one row per (solver, preset, prior kind)
+
+
+def test_a_changed_value_in_a_copy_of_the_tuned_table_is_what_reconstruct_runs(tmp_path):
+    copy = tmp_path / "tuned.toml"
+    shutil.copy(TUNED_FILE, copy)
+    row = read_tuned(copy).row("admm-tv", "ct8", None)
+    copy.write_text(read_tuned(copy).with_row(TunedRow(**{**row.__dict__, "settings": {"lam": 0.7}})).toml())
+    changed = reconstruct("ct8", solver="admm-tv", image_size=64, iterations=2, tuned=copy).report
+    packaged = reconstruct("ct8", solver="admm-tv", image_size=64, iterations=2).report
+    assert changed["settings"]["lam"] == 0.7 and packaged["settings"]["lam"] == row.settings["lam"]
+    assert changed["settings"]["rho_factor"] == GENERIC["admm-tv"]["rho_factor"]  # the row replaced whole
+    assert changed["psnr"] != packaged["psnr"]
+
+
+def test_a_damaged_tuned_table_is_named(tmp_path):
+    bad = tmp_path / "tuned.toml"
+    bad.write_text('[[tuned]]\nsolver = "dds"\npreset = "ct8"\nprior = "padis"\nsettings = { xi = 3 }\nlog = "x"\n')
+    with pytest.raises(InvsolveError, match=r"setting xi must be a number in 0\.\.1"):
+        read_tuned(bad)
+    bad.write_text('[[tuned]]\nsolver = "dds"\n')
+    with pytest.raises(InvsolveError, match="tuned row 1 must have solver, preset, settings, log"):
+        read_tuned(bad)
 
 
 def test_the_preset_itself_gets_its_tuned_values_at_any_size_without_a_notice(padis_ct):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for size in (64, 128):
-            settings = get_solver("dps").settings(make_operator("ct8", size), padis_ct)
-            assert settings == GENERIC["dps"] | tuned("dps", "ct8", "padis")
-        assert get_solver("admm-tv").settings(make_operator("ct20", 64))["lam"] == tuned("admm-tv", "ct20", None)["lam"]
+            chosen = settings("dps", make_operator("ct8", size), padis_ct)
+            assert chosen == GENERIC["dps"] | tuned("dps", "ct8", "padis")
+        assert settings("admm-tv", make_operator("ct20", 64))["lam"] == tuned("admm-tv", "ct20", None)["lam"]
 
 
 def test_ct8_with_30_views_gets_the_generic_values_and_a_notice_not_ct8s(padis_ct):
     op = make_operator("ct8", image_size=128, views=30)
     assert preset_differences(op) == {"views": (30, 8)}
     with pytest.warns(GenericSettingsNotice, match=r"views 30 instead of 8.*dps uses its generic settings"):
-        settings = get_solver("dps").settings(op, padis_ct)
-    assert settings == GENERIC["dps"]
-    assert settings["zeta"] != tuned("dps", "ct8", "padis")["zeta"]
+        chosen = settings("dps", op, padis_ct)
+    assert chosen == GENERIC["dps"]
+    assert chosen["zeta"] != tuned("dps", "ct8", "padis")["zeta"]
 
 
 def test_a_noise_level_other_than_the_presets_is_another_task():
     op = make_operator("deblur", 32, noise=0.05)
     prior = WholeImagePrior(EDMNetwork(1, "tiny", False, 32), 32)
     with pytest.warns(GenericSettingsNotice, match="noise 0.05 instead of 0.01"):
-        assert get_solver("diffpir").settings(op, prior) == GENERIC["diffpir"]
+        assert settings("diffpir", op, prior) == GENERIC["diffpir"]
     with warnings.catch_warnings():  # every tuned value passed: nothing to warn about
         warnings.simplefilter("error")
-        get_solver("diffpir").settings(op, prior, steps=10, lam=1.0, xi=0.5, sigma_max=1.0)
+        settings("diffpir", op, prior, steps=10, lam=1.0, xi=0.5, sigma_max=1.0)
 
 
 def test_values_are_keyed_by_the_prior_kind():
@@ -68,18 +118,17 @@ def test_values_are_keyed_by_the_prior_kind():
     patch = PatchPrior(EDMNetwork(1, "tiny", True, 8), 32, 8)
     whole = WholeImagePrior(EDMNetwork(1, "tiny", False, 32), 32)
     other = DenoiserPrior(torch.nn.Identity(), channels=1)
-    langevin = get_solver("langevin")
-    assert langevin.settings(op, patch) == GENERIC["langevin"] | tuned("langevin", "ct20", "padis")
-    assert langevin.settings(op, whole) == GENERIC["langevin"]  # tuned with a PaDIS prior only
-    assert get_solver("dps").settings(op, whole)["zeta"] == tuned("dps", "ct20", "whole")["zeta"]
-    assert get_solver("dps").settings(op, other) == GENERIC["dps"]
+    assert settings("langevin", op, patch) == GENERIC["langevin"] | tuned("langevin", "ct20", "padis")
+    assert settings("langevin", op, whole) == GENERIC["langevin"]  # tuned with a PaDIS prior only
+    assert settings("dps", op, whole)["zeta"] == tuned("dps", "ct20", "whole")["zeta"]
+    assert settings("dps", op, other) == GENERIC["dps"]
 
 
 def test_deepinv_physics_and_unnamed_operators_get_the_generic_values():
     from deepinv.physics import Denoising
 
     assert preset_differences(Denoising()) is None
-    assert get_solver("admm-tv").settings(Denoising())["lam"] is None  # ADMM-TV then asks for lam
+    assert settings("admm-tv", Denoising())["lam"] is None  # ADMM-TV then asks for lam
 
 
 def test_each_preset_has_its_preferred_solver():
@@ -111,4 +160,19 @@ def test_each_preset_has_its_preferred_solver():
 def test_settings_of_the_wrong_type_or_range_are_refused_before_any_work(solver, settings, message):
     operator = make_operator("ct8", image_size=32)
     with pytest.raises(InvsolveError, match=re.escape(message)):
-        get_solver(solver).settings(operator, **settings)
+        choose_settings(get_solver(solver), operator, given=settings)
+    with pytest.raises(InvsolveError, match=re.escape(message)):
+        get_solver(solver).complete(**settings)
+
+
+def test_a_case_scores_the_reconstruction_and_the_baseline_and_names_its_tuned_log():
+    op = make_operator("ct20", 32)
+    truth = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    outcome = run_case(op, get_solver("admm-tv"), truth=truth, settings={"iterations": 5})
+    assert outcome.tuned_log == read_tuned().row("admm-tv", "ct20", None).log
+    assert outcome.settings["iterations"] == 5 and outcome.nfe == 0 and outcome.seconds > 0
+    assert outcome.baseline_psnr < outcome.psnr  # ADMM-TV beats FBP on the phantom-free random image too
+    again = run_case(op, get_solver("admm-tv"), measurement=outcome.measurement, settings={"iterations": 5})
+    assert again.psnr is None and torch.equal(again.image, outcome.image)
+    with pytest.raises(InvsolveError, match="not both"):
+        run_case(op, get_solver("admm-tv"), truth=truth, measurement=outcome.measurement)

@@ -2,7 +2,7 @@
 against ``python -c "import torch"``, each a fresh process, run alternately, median wall time and
 peak memory.
 
-    python -m invsolve.benchmarks.cli_start [--repeat 7]
+    python -m invsolve.benchmarks.studies.cli_start [--repeat 7]
 
 The parser is built from ``invsolve.catalog`` alone, so neither command should import torch; the
 ratio (target: at most 0.5) says how much of torch's import time a user still waits for.
@@ -42,7 +42,7 @@ def peak_rss_mib(command: list[str]) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.cli_start",
+        prog="python -m invsolve.benchmarks.studies.cli_start",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

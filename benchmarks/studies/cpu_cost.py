@@ -3,7 +3,7 @@ buy: GFLOP per evaluation, GFLOP/s, the share of the CPU's fp32 peak, and each v
 ratio to the default, all measured in one run, interleaved (round-robin), so machine noise hits
 every variant alike.
 
-    python -m invsolve.benchmarks.cpu_cost [--prior padis-ct] [--repeats 5] [--quality 4]
+    python -m invsolve.benchmarks.studies.cpu_cost [--prior padis-ct] [--repeats 5] [--quality 4]
 
 Variants: the default contiguous layout under ``torch.no_grad`` (the reference), the same under
 ``torch.inference_mode`` (what the forward-only samplers run in), channels-last weights (what
@@ -44,7 +44,7 @@ def cpu_peak_gflops(threads: int) -> tuple[float | None, str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.cpu_cost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.studies.cpu_cost", description=__doc__)
     parser.add_argument("--prior", default="padis-ct")
     parser.add_argument("--repeats", type=int, default=5, help="timed evaluations per variant (default 5)")
     parser.add_argument(
@@ -129,18 +129,13 @@ def main(argv=None) -> None:
 
 def validation_psnr(prior, count: int) -> float:
     """Mean PSNR of DDS (the preset's tuned settings) on ``count`` ct8 validation phantoms, seeded."""
-    from invsolve.metrics import psnr
     from invsolve.operators import make_operator
     from invsolve.solvers import get_solver
+    from invsolve.tasks import run_case
 
     source = get_source("phantoms", "validation", prior.image_size, 1)
     op, dds = make_operator("ct8", prior.image_size), get_solver("dds")
-    total = 0.0
-    for i in range(count):
-        truth = source[i][None]
-        x = dds(op, op.A(truth), prior, generator=torch.Generator().manual_seed(i))
-        total += psnr(x[0], truth[0])
-    return total / count
+    return sum(run_case(op, dds, prior, truth=source[i][None], seed=i).psnr for i in range(count)) / count
 
 
 def _median(values):

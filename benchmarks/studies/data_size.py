@@ -2,7 +2,7 @@
 line per prior kind (PaDIS, whole image), ADMM-TV as a horizontal line, from a finished
 ``invsolve bench run`` of a data-size suite such as ``benchmarks/mini-headct-data-size.toml``.
 
-    python -m invsolve.benchmarks.data_size bench-headct-data-size [--task ct20] [--figure data-size.png]
+    python -m invsolve.benchmarks.studies.data_size bench-headct-data-size [--task ct20] [--figure data-size.png]
 
 The training-set size and kind of each method come from its prior file's metadata (``data.count``,
 ``kind``), not from method names. Prints a Markdown table: one row per size, both kinds side by side.
@@ -78,7 +78,7 @@ def write_figure(path: str, lines: dict, classical: list[dict], title: str) -> N
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.data_size", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.studies.data_size", description=__doc__)
     parser.add_argument("out", help="a folder written by invsolve bench run")
     parser.add_argument("--task", default="ct20")
     parser.add_argument("--figure", help="write PSNR and SSIM against training images (.png)")

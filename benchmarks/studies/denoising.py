@@ -1,6 +1,6 @@
 """Denoising quality against the noise level: how close D(x0 + sigma n, sigma) comes to x0, per prior.
 
-    python -m invsolve.benchmarks.denoising --priors padis-ct,whole-ct [--data phantoms] [--split validation]
+    python -m invsolve.benchmarks.studies.denoising --priors padis-ct,whole-ct [--data phantoms] [--split validation]
         [--images 8] [--image-size 128] [--sigmas 1,0.5,0.2,0.1,0.05,0.02,0.01] [--figure denoising.png]
 
 A diffusion sampler is only as good as its denoiser at the levels it visits. This isolates the
@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     from invsolve.priors import load
 
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.denoising",
+        prog="python -m invsolve.benchmarks.studies.denoising",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,7 +1,7 @@
 """The head-CT split and its leakage: which slices train, validate and test, and how close each
 held-out slice comes to its most similar training slice.
 
-    python -m invsolve.benchmarks.headct_split [--path Cranium.inv3] [--image-size 128] [--figure split.png]
+    python -m invsolve.benchmarks.studies.headct_split [--path Cranium.inv3] [--image-size 128] [--figure split.png]
 
 Prints, per validation and test slice, the most similar training slice and their PSNR, beside the
 PSNR of adjacent slices (1.5 mm apart), the level a split without gaps would leak at. The figure
@@ -19,7 +19,7 @@ SPLIT_COLOURS = {"train": "tab:green", "validation": "tab:orange", "test": "tab:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.headct_split", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.studies.headct_split", description=__doc__)
     parser.add_argument("--path", help=f"an .inv3 file (default {headct.DEFAULT_PATH})")
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--figure", help="write the split and the test slices' nearest training slices (.png)")

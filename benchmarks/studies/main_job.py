@@ -3,7 +3,7 @@ invsolve, loads the bundled prior, simulates the measurements, reconstructs with
 ``invsolve.reconstruct`` (the function behind ``invsolve reconstruct``) and writes the image and the
 figure.
 
-    python -m invsolve.benchmarks.main_job [--op ct8] [--prior padis] [--repeat 1] [--setting zeta=1 ...]
+    python -m invsolve.benchmarks.studies.main_job [--op ct8] [--prior padis] [--repeat 1] [--setting zeta=1 ...]
 
 Prints the wall time of each run (process start to exit) and the PSNR/SSIM of the baseline and the
 reconstruction.
@@ -23,7 +23,7 @@ def run_once(op: str, prior: str, settings: list[str]) -> None:
     """The timed process: reconstruct, write both files as the command line does, print the report."""
     from invsolve import reconstruct
     from invsolve.catalog import prior_label
-    from invsolve.cli.options import settings_from
+    from invsolve.solvers.settings import settings_from
 
     values = settings_from(settings)
     result = reconstruct(op, prior=prior, **values)
@@ -34,7 +34,7 @@ def run_once(op: str, prior: str, settings: list[str]) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.main_job",
+        prog="python -m invsolve.benchmarks.studies.main_job",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -56,7 +56,7 @@ def main(argv=None) -> None:
     command = [
         sys.executable,
         "-m",
-        "invsolve.benchmarks.main_job",
+        "invsolve.benchmarks.studies.main_job",
         CHILD,
         "--op",
         args.op,

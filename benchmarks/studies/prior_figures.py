@@ -1,8 +1,8 @@
 """Pictures of what a trained prior learned (the spirit of the PaDIS paper's figure 4) and how it trained.
 
-    python -m invsolve.benchmarks.prior_figures samples --prior padis.safetensors [--whole whole.safetensors] \
+    python -m invsolve.benchmarks.studies.prior_figures samples --prior padis.safetensors [--whole whole.safetensors] \
         --out samples.png [--count 4] [--steps 100] [--inner 5] [--seed 0]
-    python -m invsolve.benchmarks.prior_figures loss padis.log.csv [whole.log.csv ...] --out loss.png
+    python -m invsolve.benchmarks.studies.prior_figures loss padis.log.csv [whole.log.csv ...] --out loss.png
 
 ``samples`` draws one row per variant from the same seeds (after a row of training images with
 ``--training-images``): PaDIS (random shift), the fixed-grid
@@ -95,7 +95,7 @@ def loss(args) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.prior_figures",
+        prog="python -m invsolve.benchmarks.studies.prior_figures",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,7 +1,7 @@
 """Cost of the PaDIS patch prior: time overhead over the raw network, and peak memory against image size.
 
-    python -m invsolve.benchmarks.priors overhead [--net small] [--image-size 256] [--patch-size 32]
-    python -m invsolve.benchmarks.priors memory [--sizes 512,1024,2048] [--max-batch 64]
+    python -m invsolve.benchmarks.studies.priors overhead [--net small] [--image-size 256] [--patch-size 32]
+    python -m invsolve.benchmarks.studies.priors memory [--sizes 512,1024,2048] [--max-batch 64]
 
 ``overhead``: one PatchPrior denoise (pad, shift, cut, position channels, network, put back, crop)
 against the network alone on the same batch of patches; target <= 1.10 on CPU.
@@ -155,7 +155,7 @@ def _child(args, kind: str, size: int):
     command = [
         sys.executable,
         "-m",
-        "invsolve.benchmarks.priors",
+        "invsolve.benchmarks.studies.priors",
         "_measure",
         "--kind",
         kind,
@@ -179,7 +179,7 @@ def _child(args, kind: str, size: int):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.priors",
+        prog="python -m invsolve.benchmarks.studies.priors",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

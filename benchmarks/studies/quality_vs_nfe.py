@@ -6,7 +6,7 @@ points are the tuning runs themselves:
     invsolve bench tune benchmarks/mini.toml --method padis --tasks ct8,ct20 \\
         --set methods.padis.solver.ct=dds --param steps=10,20,50,100,200 --out tune-dds
     invsolve bench tune benchmarks/mini.toml --method admm-tv --tasks ct8,ct20 --param iterations=200 --out tune-admm
-    python -m invsolve.benchmarks.quality_vs_nfe tune-dds tune-dps tune-admm --images 4 --figure quality.png
+    python -m invsolve.benchmarks.studies.quality_vs_nfe tune-dds tune-dps tune-admm --images 4 --figure quality.png
 
 Every point averages the same images (``--images``: the first N validation images of each task);
 a point missing one of them is left out.
@@ -59,7 +59,7 @@ def curves(records: list[dict], images: int) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.quality_vs_nfe",
+        prog="python -m invsolve.benchmarks.studies.quality_vs_nfe",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

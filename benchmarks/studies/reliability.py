@@ -2,7 +2,7 @@
 that every bad input or fault at an output path gets one line on stderr naming the problem, exit
 status 2, no traceback, and that no file the user had is changed.
 
-    python -m invsolve.benchmarks.reliability [--verbose]
+    python -m invsolve.benchmarks.studies.reliability [--verbose]
 
 Every case runs ``invsolve.cli.main`` in a fresh temporary folder (the files it needs are made
 there first); the script prints each case that does not hold and "N of N cases hold".
@@ -71,7 +71,7 @@ def _checkpoint(change: Callable[[dict], dict]) -> Callable[[Path], None]:
 
 
 REC = ["reconstruct", "--op", "ct8"]
-MINI = Path(__file__).parent / "mini.toml"
+MINI = Path(__file__).parents[1] / "mini.toml"
 CASES = [
     # usage and values
     Case("unknown operator", ["reconstruct", "--op", "ct9"], expect="invalid choice"),
@@ -251,7 +251,7 @@ def run_case(case: Case, verbose: bool = False) -> tuple[bool, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.reliability", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m invsolve.benchmarks.studies.reliability", description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="print every case's error line")
     args = parser.parse_args(argv)
     held = 0

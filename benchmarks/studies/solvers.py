@@ -1,6 +1,6 @@
 """Cost of the diffusion solvers' machinery, and our DPS against deepinv's on the same denoiser and operator.
 
-    python -m invsolve.benchmarks.solvers [--op ct20] [--image-size 64] [--net small] [--steps 20]
+    python -m invsolve.benchmarks.studies.solvers [--op ct20] [--image-size 64] [--net small] [--steps 20]
 
 ``overhead``: DPS time per NFE / (the prior's forward + backward + the operator's forward +
 adjoint, each measured alone on the same input); target <= 1.15 on CPU. Then deepinv's DPS
@@ -14,7 +14,7 @@ import time
 import deepinv
 import torch
 
-from invsolve.benchmarks.priors import median_seconds
+from invsolve.benchmarks.studies.priors import median_seconds
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import EDMNetwork, PatchPrior
 from invsolve.solvers import get_solver
@@ -22,7 +22,7 @@ from invsolve.solvers import get_solver
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m invsolve.benchmarks.solvers",
+        prog="python -m invsolve.benchmarks.studies.solvers",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -4,6 +4,7 @@ import sys
 
 from invsolve.catalog import DEVICE_CHOICES
 from invsolve.cli.options import Parser, names, positive_int
+from invsolve.solvers.settings import TUNED_FILE
 
 
 def add_parser(commands) -> None:
@@ -38,6 +39,14 @@ def add_parser(commands) -> None:
         )
     run_parser.add_argument("--methods", type=names, metavar="a,b", help="run these methods only")
     tune.add_argument("--method", required=True, help="the suite's method to tune")
+    tune.add_argument(
+        "--write",
+        nargs="?",
+        const=str(TUNED_FILE),
+        metavar="FILE",
+        help="also put the chosen values into a tuned table that runs read (default FILE: the package's own, "
+        f"{TUNED_FILE.name}, used by every later reconstruct and bench run)",
+    )
     tune.add_argument(
         "--param",
         action="append",
@@ -78,17 +87,20 @@ def run(args, argv) -> int:
         return 0
     out = args.out or f"bench-{suite.name}-tune-{args.method}"
     chosen = tune(
-        suite, args.method, parse_grid(args.param), out, limit=args.limit, device=args.device, progress=progress
+        suite,
+        args.method,
+        parse_grid(args.param),
+        out,
+        limit=args.limit,
+        device=args.device,
+        progress=progress,
+        write=args.write,
     )
     if "pending" in chosen:
         print(f"{chosen['pending']} cells are still running on other ranks; the last rank writes {out}/tuned.toml")
         return 0
-    for row in chosen["table"]:
-        print("  ".join(f"{k} {_shown(k, v)}" for k, v in row.items()))
-    print(chosen["toml"] + f"(written to {out}/tuned.toml)")
+    print("\n".join(chosen["scores"]))
+    print(chosen["toml"] + f"(written to {out}/tuned.toml; every point's scores in {out}/tuning.txt)")
+    if "written" in chosen:
+        print(f"updated the tuned table {chosen['written']}")
     return 0
-
-
-def _shown(key: str, value) -> str:
-    """Scores to three decimals; settings as given (``lam 3e-05``, not ``lam 0.000``)."""
-    return f"{value:.3f}" if key in ("psnr", "ssim") else f"{value:g}" if isinstance(value, float) else str(value)

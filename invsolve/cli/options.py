@@ -105,18 +105,3 @@ def names(text: str) -> list[str]:
 def braced(names) -> str:
     """``{a,b,c}``: how argparse shows a choice, for options whose values are checked later."""
     return "{" + ",".join(names) + "}"
-
-
-def parse_value(text: str):
-    """An int or a float where the text is one, else the text."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def settings_from(assignments: list[str]) -> dict:
-    """``["steps=50", "schedule=edm"]`` as ``{"steps": 50, "schedule": "edm"}``."""
-    return {name.strip(): parse_value(value.strip()) for name, _, value in (a.partition("=") for a in assignments)}

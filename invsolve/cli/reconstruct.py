@@ -16,26 +16,28 @@ from invsolve.catalog import (
     prior_label,
 )
 from invsolve.cli.options import braced, count, fraction, image_side, non_negative, positive, positive_int, seed, window
+from invsolve.solvers.settings import GENERIC
 
-#: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores).
-SETTINGS = (
-    "lam",
-    "rho",
-    "rho_factor",
-    "iterations",
-    "cg_iterations",
-    "tv",
-    "steps",
-    "inner",
-    "zeta",
-    "snr",
-    "xi",
-    "gamma",
-    "sigma_max",
-    "sigma_min",
-    "schedule",
-    "start",
-)
+#: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores):
+#: what each means and its argparse type (or choices). Defaults are shown from the settings tables.
+SETTINGS = {
+    "lam": ("TV weight (admm-tv); the data's weight against the prior (diffpir)", positive),
+    "rho_factor": ("ADMM penalty as a multiple of lam (admm-tv)", positive),
+    "rho": ("ADMM penalty (admm-tv)", positive),
+    "iterations": ("ADMM iterations (admm-tv)", positive_int),
+    "cg_iterations": ("conjugate-gradient steps per ADMM iteration (admm-tv) or per noise level (dds)", count),
+    "tv": ("TV flavour (admm-tv)", ("isotropic", "anisotropic")),
+    "steps": ("noise levels (diffusion solvers)", positive_int),
+    "inner": ("iterations per noise level (dps, langevin, pc, ddnm)", positive_int),
+    "zeta": ("data step size (dps, langevin, pc)", non_negative),
+    "snr": ("corrector signal-to-noise ratio (pc)", positive),
+    "xi": ("share of fresh noise per level, 0 to 1 (diffpir, dds)", fraction),
+    "gamma": ("weight on staying near the denoised image in the data step, 0: DDS's CG form (dds)", non_negative),
+    "sigma_max": ("largest noise level", positive),
+    "sigma_min": ("smallest noise level", positive),
+    "schedule": ("noise levels: edm (rho 7) or geometric", SCHEDULE_KINDS),
+    "start": ("start from the baseline or from noise (dps, dds)", DPS_STARTS),
+}
 
 
 def add_parser(commands) -> None:
@@ -106,36 +108,52 @@ def add_parser(commands) -> None:
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")
     rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
     rec.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
-    tv = rec.add_argument_group("ADMM-TV settings (default: tuned per preset)")
-    tv.add_argument("--lam", type=positive, help="TV weight lambda (diffpir: the prior's weight against the data)")
-    tv.add_argument("--rho-factor", type=positive, help="ADMM penalty rho as a multiple of lam")
-    tv.add_argument("--rho", type=positive, help="ADMM penalty rho (default: rho-factor x lam)")
-    tv.add_argument("--iterations", type=positive_int, help="ADMM iterations")
-    tv.add_argument(
-        "--cg-iterations", type=count, help="conjugate-gradient steps per ADMM iteration (default 3) or per dds level"
+    group = rec.add_argument_group(
+        "solver settings",
+        "Each setting a solver takes defaults to the solver's generic value, or to the value tuned for the "
+        "preset and the prior's kind where the operator is that preset (invsolve/solvers/tuned.toml, "
+        "each row with its validation log); the defaults below come from those two tables.",
     )
-    tv.add_argument("--tv", choices=["isotropic", "anisotropic"], help="TV flavour (default isotropic)")
-    diffusion = rec.add_argument_group("diffusion solver settings (dps, langevin, pc, ddnm, diffpir, dds)")
-    diffusion.add_argument("--steps", type=positive_int, help="noise levels (default 100)")
-    diffusion.add_argument(
-        "--inner", type=positive_int, help="iterations per noise level (default 10; pc: 1; diffpir has none)"
-    )
-    diffusion.add_argument("--zeta", type=non_negative, help="data step size (dps, langevin, pc)")
-    diffusion.add_argument("--snr", type=positive, help="pc corrector signal-to-noise ratio (default 0.16)")
-    diffusion.add_argument(
-        "--xi", type=fraction, help="diffpir, dds: share of fresh noise per level, 0 to 1 (default: tuned per preset)"
-    )
-    diffusion.add_argument(
-        "--gamma",
-        type=non_negative,
-        help="dds: weight on staying near the denoised image in the data step (0: DDS's CG form)",
-    )
-    diffusion.add_argument("--sigma-max", type=positive, help="largest noise level (default: the prior's)")
-    diffusion.add_argument("--sigma-min", type=positive, help="smallest noise level (default: the prior's)")
-    diffusion.add_argument("--schedule", choices=SCHEDULE_KINDS, help="noise levels: edm (rho 7, default) or geometric")
-    diffusion.add_argument(
-        "--start", choices=DPS_STARTS, help="dps, dds: start from the baseline (default) or from noise"
-    )
+    table = _tuned_rows()
+    for name, (what, kind) in SETTINGS.items():
+        option = {"choices": kind} if isinstance(kind, tuple) else {"type": kind}
+        group.add_argument(f"--{name.replace('_', '-')}", help=f"{what} ({setting_defaults(name, table)})", **option)
+
+
+def _tuned_rows() -> tuple:
+    """The tuned table's rows, or none where it cannot be read (then a run names the problem)."""
+    from invsolve.errors import InvsolveError
+    from invsolve.solvers.settings import read_tuned
+
+    try:
+        return read_tuned().rows
+    except InvsolveError:
+        return ()
+
+
+def setting_defaults(name: str, tuned_rows) -> str:
+    """``generic: dds 50, dps/langevin/pc/ddnm/diffpir 100; tuned: dds on ct20/ct8 50, ...``, from the
+    settings table (generic values) and the tuned table, grouped by value."""
+    generic: dict[str, list[str]] = {}
+    for solver, values in GENERIC.items():
+        if name in values:
+            generic.setdefault(_shown(values[name], name), []).append(solver)
+    tuned: dict[tuple[str, str], list[str]] = {}
+    for row in tuned_rows:
+        if name in row.settings:
+            presets = tuned.setdefault((row.solver, _shown(row.settings[name], name)), [])
+            if row.preset not in presets:
+                presets.append(row.preset)
+    text = "generic: " + ", ".join(f"{'/'.join(solvers)} {value}" for value, solvers in generic.items())
+    if tuned:
+        text += "; tuned: " + ", ".join(f"{solver} on {'/'.join(p)} {value}" for (solver, value), p in tuned.items())
+    return text
+
+
+def _shown(value, name: str) -> str:
+    if value is None:
+        return {"lam": "none (pass it)", "rho": "rho-factor x lam"}.get(name, "the prior's")
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def run(args, argv) -> int:

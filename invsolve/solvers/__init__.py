@@ -1,9 +1,18 @@
-"""Solvers: ``get_solver(name)(operator, y, prior, generator=...) -> x`` on (B, C, H, W) batches."""
+"""Solvers: ``get_solver(name)(operator, y, prior, generator=...) -> x`` on (B, C, H, W) batches.
 
-from invsolve.solvers import admm_tv as _admm_tv  # noqa: F401  (registers "admm-tv")
-from invsolve.solvers import baseline as _baseline  # noqa: F401  (registers "baseline")
-from invsolve.solvers import diffusion as _diffusion  # noqa: F401  (registers "dps", "langevin", "pc", "ddnm", "diffpir")
-from invsolve.solvers.defaults import preferred_solver
-from invsolve.solvers.registry import SOLVERS, Solver, get_solver, register
+The built-in solvers: ``baseline`` and ``admm-tv`` (classical), and the diffusion posterior samplers
+``dps`` (PaDIS Algorithm 1), ``langevin``, ``pc``, ``ddnm``, ``diffpir`` and ``dds``. The settings
+table (``invsolve.solvers.settings``) loads without torch; the solvers load on first use.
+"""
 
-__all__ = ["SOLVERS", "Solver", "get_solver", "preferred_solver", "register"]
+from invsolve.lazy import lazy_exports
+
+_EXPORTS = {
+    "SOLVERS": "invsolve.solvers.builtin",
+    "Solver": "invsolve.solvers.builtin",
+    "get_solver": "invsolve.solvers.builtin",
+    "register": "invsolve.solvers.builtin",
+    "preferred_solver": "invsolve.solvers.settings",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -15,8 +15,8 @@ from tqdm.auto import tqdm
 from invsolve.errors import InvsolveError
 from invsolve.linalg import conjugate_gradient
 from invsolve.operators import base as physics
-from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.registry import Solver, register
+from invsolve.solvers.settings import GENERIC
 
 
 def gradient(x: torch.Tensor) -> torch.Tensor:
@@ -71,11 +71,12 @@ def admm_tv(
     caller who changes lam keeps a sensible penalty."""
     if lam is None:
         raise InvsolveError(
-            f"ADMM-TV has no tuned TV weight for operator {getattr(operator, 'name', None)!r}; "
+            f"ADMM-TV needs a TV weight and none is tuned for operator {getattr(operator, 'name', None)!r} "
+            "(a solver called directly uses no tuned values: invsolve.tasks.choose_settings gives them); "
             "pass lam (and rho_factor or rho, iterations)"
         )
     rho = rho_factor * lam if rho is None else rho
-    if cg_iterations < 1:  # the value ranges are checked where settings enter (defaults.SETTING_RULES)
+    if cg_iterations < 1:  # the value ranges are checked where settings enter (settings.SETTING_RULES)
         raise InvsolveError("ADMM-TV needs at least one CG iteration per ADMM iteration (cg_iterations)")
     with torch.no_grad():
         x = physics.baseline(operator, y)

@@ -4,8 +4,8 @@ nearest-neighbour upsampling."""
 import torch
 
 from invsolve.operators import base as physics
-from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.registry import Solver, register
+from invsolve.solvers.settings import GENERIC
 
 
 def baseline(operator, y: torch.Tensor, prior=None, *, generator=None, progress=False) -> torch.Tensor:

@@ -39,10 +39,10 @@ from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.linalg import regularised_least_squares
 from invsolve.operators import base as physics
-from invsolve.solvers.defaults import GENERIC
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
+from invsolve.solvers.settings import GENERIC
 
 
 def per_image_norm(t: torch.Tensor) -> torch.Tensor:
@@ -272,7 +272,7 @@ def dds(
     """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
     on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
     baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
-    # the value ranges are checked where settings enter (invsolve.solvers.defaults.SETTING_RULES)
+    # the value ranges are checked where settings enter (invsolve.solvers.settings.SETTING_RULES)
     if gamma == 0 and cg_iterations == 0:
         raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
     counted = CountedPrior(prior)

@@ -8,16 +8,16 @@ import torch
 from invsolve.errors import InvsolveError
 from invsolve.operators import base as physics
 from invsolve.priors.base import Prior
-from invsolve.solvers.defaults import check_setting_values, default_settings
+from invsolve.solvers.settings import check_settings
 
 
 @dataclass(frozen=True)
 class Solver:
     """A named reconstruction method: ``solver(operator, y, prior, generator=..., **settings) -> x``.
 
-    ``generic`` holds every setting it takes, with the value used where nothing was tuned for the
-    task; ``invsolve.solvers.defaults`` adds the values tuned per preset and prior kind. Passed
-    settings override both.
+    ``generic`` holds every setting it takes, with the value used where the caller passes none
+    (``invsolve.solvers.settings.GENERIC``). A solver looks nothing else up: the values tuned for a
+    task are chosen by ``invsolve.tasks.choose_settings`` and passed in.
     """
 
     name: str
@@ -30,17 +30,10 @@ class Solver:
     def parameters(self) -> tuple[str, ...]:
         return tuple(self.generic)
 
-    def settings(self, operator, prior=None, **overrides) -> dict:
-        """The full settings a run on ``operator`` with ``prior`` would use (defaults, then ``overrides``)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        unknown = sorted(set(given) - set(self.parameters))
-        if unknown:
-            raise InvsolveError(
-                f"solver {self.name} has no setting {', '.join(unknown)}; "
-                f"it takes {', '.join(self.parameters) or 'none'}"
-            )
-        check_setting_values(self.name, given)
-        return default_settings(self, operator, prior, given) | given
+    def complete(self, **given) -> dict:
+        """The full settings of a run given ``given`` (None means "the generic value"); a setting the
+        solver does not take, or a value of the wrong type or range, is refused in one line."""
+        return self.generic | check_settings(self.name, given)
 
     def __call__(
         self,
@@ -73,7 +66,7 @@ class Solver:
                 f"{channels}; use a prior trained on {channels}-channel data"
             )
         physics.check_measurement(operator, y)
-        settings = self.settings(operator, prior, **overrides)
+        settings = self.complete(**overrides)
         if not self.needs_prior:
             if info is not None:
                 info["nfe"] = 0

@@ -1,34 +1,33 @@
-"""Every solver's default settings: generic values, and one table of values tuned for a task.
+"""The settings table: every solver's settings with their generic values and what each may be,
+and the values tuned per task, read from ``tuned.toml`` beside this file.
+
+Importable without torch: the command line's help is built from it. The solvers are registered
+with exactly these settings (a test holds the two together); a solver run with settings left out
+gets the generic values, and nothing else. The values tuned for a task are applied by the one
+code path that runs a case (``invsolve.tasks``), where the caller can see them, never by a solver.
 
 A tuned row names what it was tuned for, the operator preset and the kind of prior ("padis",
-"whole", or None for the classical solvers), and the validation log it came from. It applies only
-to an operator that *is* that preset (the same settings at any image size; ``preset_differences``);
-an operator that differs from its preset, say ``make_operator("ct8", views=30)``, gets the generic
-values and a one-line notice, never another task's. Settings passed to a solver override both.
-
-Every tuned value was chosen on the validation split (``invsolve bench tune``), never on test images.
+"whole", or none for the classical solvers), and the validation log it came from. Every tuned
+value was chosen on a validation split (``invsolve bench tune``, whose ``--write`` updates the
+table), never on test images.
 """
 
+import json
 import math
-import warnings
-from dataclasses import dataclass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from invsolve.catalog import (
-    CLASSICAL_DEFAULT,
-    DPS_STARTS,
-    FALLBACK_SOLVER,
-    PREFERRED_SOLVER,
-    PRIOR_KINDS,
-    SCHEDULE_KINDS,
-)
-from invsolve.errors import GenericSettingsNotice, InvsolveError
-from invsolve.operators.presets import preset_differences
+from invsolve.catalog import CLASSICAL_DEFAULT, DPS_STARTS, FALLBACK_SOLVER, PREFERRED_SOLVER, SCHEDULE_KINDS
+from invsolve.errors import InvsolveError
 
 #: Settings before any tuning: the reference code's CT-20 values for the Langevin family (100
 #: levels x 10, zeta 0.3, snr 0.16), deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi), DDS
 #: in its Krylov form (gamma 0) with 3 CG steps per level and fresh noise (Chung et al. 2024);
 #: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam has no generic value: the TV
 #: weight depends on the scale of the data, so an untuned operator needs it passed.
+#: The registered solvers take exactly these keywords.
 DIFFUSION_COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 GENERIC = {
     "baseline": {},
@@ -83,84 +82,113 @@ def check_setting_values(solver: str, settings: dict) -> None:
         raise InvsolveError(f"solver {solver}: sigma_max ({high}) must exceed sigma_min ({low})")
 
 
-@dataclass(frozen=True)
-class Tuned:
-    """Settings chosen for ``solver`` on ``preset`` with priors of ``kinds`` (None: no prior)."""
+def check_settings(solver: str, settings: dict) -> dict:
+    """``settings`` for ``solver`` with None values dropped (None means "the default"), after one line
+    naming a setting the solver does not take or a value of the wrong type or range."""
+    given = {k: v for k, v in settings.items() if v is not None}
+    takes = GENERIC.get(solver)
+    if takes is not None:
+        unknown = sorted(set(given) - set(takes))
+        if unknown:
+            raise InvsolveError(
+                f"solver {solver} has no setting {', '.join(unknown)}; it takes {', '.join(takes) or 'none'}"
+            )
+    check_setting_values(solver, given)
+    return given
 
-    solver: str
-    preset: str
-    kinds: tuple[str | None, ...]
-    settings: dict
-    log: str  # the validation run the values came from, a file under docs/logs
+
+def parse_value(text: str):
+    """A setting's value from text (a command line, a grid): an int or a float where the text is one,
+    else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
-#: DPS on the bundled 128 px priors: 100 levels x 2 (200 NFEs, the main job's budget) from sigma_max 2
-#: rather than the prior's 10 (starting from the baseline, that spends the NFEs where its errors are).
-#: Tuned with padis-ct / padis-photo; the whole-image priors run the same values, so the two compare
-#: like for like in the mini benchmark.
-_DPS_BUNDLED = {"steps": 100, "inner": 2, "sigma_max": 2.0}
-_LEARNED = PRIOR_KINDS  # tuned with the PaDIS prior, shared with the whole-image one
-_DPS_LOG = "docs/logs/tuning/padis-tuning-128.txt"
-_DIFFPIR_LOG = "docs/logs/tuning/diffpir-tuning-128.txt"
-_ADMM_LOG = "docs/logs/tuning/admm-tv-tuning-128.txt"
-_LANGEVIN_FAMILY_LOG = "docs/logs/tuning/solver-tuning-ct20-64.txt"
-_DDS_LOG = "docs/logs/tuning/dds-tuning-128.txt"
-#: DDS on CT with the bundled priors: 50 levels (50 forward NFEs; chosen for the main job's 20 s
-#: budget on 2 cores: 4.5-5 s of solving and about 9 s with start-up on an AVX-512 CPU, 24-26 s on
-#: an AVX2 one with the first 32 px padis-ct, docs/logs/main-job.txt) from sigma_max 1, 5 CG steps
-#: each, fresh noise, gamma 0 (the Krylov form).
-_DDS_CT = {"steps": 50, "cg_iterations": 5, "sigma_max": 1.0}
-
-TUNED = (
-    Tuned("admm-tv", "ct20", (None,), {"lam": 0.03, "rho_factor": 3.0}, _ADMM_LOG),
-    Tuned("admm-tv", "ct8", (None,), {"lam": 0.03, "rho_factor": 30.0}, _ADMM_LOG),
-    Tuned("admm-tv", "deblur", (None,), {"lam": 0.001, "rho_factor": 3.0}, _ADMM_LOG),
-    Tuned("admm-tv", "sr4", (None,), {"lam": 3e-5, "rho_factor": 300.0}, _ADMM_LOG),
-    Tuned("dps", "ct8", _LEARNED, _DPS_BUNDLED | {"zeta": 1.0}, _DPS_LOG),
-    Tuned("dps", "ct20", _LEARNED, _DPS_BUNDLED | {"zeta": 0.3}, _DPS_LOG),
-    Tuned("dps", "deblur", _LEARNED, _DPS_BUNDLED | {"zeta": 5.0}, _DPS_LOG),
-    Tuned("dps", "sr4", _LEARNED, _DPS_BUNDLED | {"zeta": 30.0}, _DPS_LOG),
-    Tuned("dds", "ct8", _LEARNED, _DDS_CT, _DDS_LOG),
-    Tuned("dds", "ct20", _LEARNED, _DDS_CT, _DDS_LOG),
-    Tuned("diffpir", "deblur", _LEARNED, {"steps": 100, "lam": 0.5, "xi": 1.0}, _DIFFPIR_LOG),
-    Tuned("diffpir", "sr4", _LEARNED, {"steps": 100, "lam": 0.03, "xi": 1.0, "sigma_max": 0.1}, _DIFFPIR_LOG),
-    # 300 NFEs at 64 px with a 30-minute `small` PaDIS prior (docs/solvers.md)
-    Tuned("langevin", "ct20", ("padis",), {"steps": 100, "inner": 3, "zeta": 0.1}, _LANGEVIN_FAMILY_LOG),
-    Tuned("pc", "ct20", ("padis",), {"steps": 100, "inner": 2, "zeta": 0.01}, _LANGEVIN_FAMILY_LOG),
-    Tuned("ddnm", "ct20", ("padis",), {"steps": 100, "inner": 3}, _LANGEVIN_FAMILY_LOG),
-)
+def settings_from(assignments: list[str]) -> dict:
+    """``["steps=50", "schedule=edm"]`` as ``{"steps": 50, "schedule": "edm"}``."""
+    return {name.strip(): parse_value(value.strip()) for name, _, value in (a.partition("=") for a in assignments)}
 
 
 def preferred_solver(preset: str, with_prior: bool = True) -> str:
     return PREFERRED_SOLVER.get(preset, FALLBACK_SOLVER) if with_prior else CLASSICAL_DEFAULT
 
 
-def tuned_row(solver: str, operator, prior=None, given: dict | None = None) -> Tuned | None:
-    """The table row that applies to ``solver`` on ``operator`` with ``prior``, if any. Where the
-    operator differs from the row's preset there is none, with a notice unless ``given`` (the settings
-    passed) replaces every value the row would have set."""
-    kind = getattr(prior, "kind", None)
-    name = getattr(operator, "name", None)
-    rows = [row for row in TUNED if row.solver == solver and row.preset == name and kind in row.kinds]
-    if not rows:
-        return None
-    differences = preset_differences(operator)  # {} for the preset itself
-    if differences:
-        if set(rows[0].settings) <= set(given or {}):
-            return None
-        changed = ", ".join(f"{key} {now} instead of {then}" for key, (now, then) in differences.items())
-        warnings.warn(
-            f"this {name} operator differs from the {name} preset ({changed}): {solver} uses its generic "
-            f"settings, not those tuned for {name}",
-            GenericSettingsNotice,
-            stacklevel=3,
-        )
-        return None
-    return rows[0]
+#: The tuned values the package reads (``invsolve bench tune --write`` updates it).
+TUNED_FILE = Path(__file__).with_name("tuned.toml")
 
 
-def default_settings(solver, operator, prior=None, given: dict | None = None) -> dict:
-    """The settings ``solver`` (a registered ``Solver``) runs with on ``operator`` with ``prior``
-    for those not ``given``: its generic values, overridden by the tuned row that applies."""
-    row = tuned_row(solver.name, operator, prior if solver.needs_prior else None, given)
-    return solver.generic | (row.settings if row else {})
+@dataclass(frozen=True)
+class TunedRow:
+    """Settings chosen for ``solver`` on operator preset ``preset`` with a prior of kind ``prior``
+    ("padis", "whole"; None for the classical solvers), on the validation run recorded in ``log``."""
+
+    solver: str
+    preset: str
+    prior: str | None
+    settings: dict
+    log: str
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return self.solver, self.preset, self.prior
+
+
+@dataclass(frozen=True)
+class TunedTable:
+    """The tuned rows, at most one per (solver, preset, prior kind); ``source`` is the file read."""
+
+    rows: tuple[TunedRow, ...]
+    source: str = field(default=str(TUNED_FILE), compare=False)
+
+    def __post_init__(self):  # one order, so a table written and read back compares equal
+        object.__setattr__(self, "rows", tuple(sorted(self.rows, key=lambda r: (r.solver, r.preset, r.prior or ""))))
+
+    def row(self, solver: str, preset: str | None, prior_kind: str | None) -> TunedRow | None:
+        return next((r for r in self.rows if r.key == (solver, preset, prior_kind)), None)
+
+    def with_row(self, row: TunedRow) -> "TunedTable":
+        """The table with ``row`` in place of any row for the same solver, preset and prior kind."""
+        rows = [r for r in self.rows if r.key != row.key]
+        return TunedTable((*rows, row), self.source)
+
+    def toml(self) -> str:
+        lines = [
+            "# Solver settings tuned per operator preset and prior kind, each on a validation split",
+            "# (invsolve bench tune; --write updates this file). Read by invsolve.tasks, which applies a",
+            "# row only to an operator that is its preset; settings a caller passes override it.",
+        ]
+        for r in self.rows:
+            settings = ", ".join(f"{k} = {json.dumps(v)}" for k, v in r.settings.items())
+            prior = [] if r.prior is None else [f"prior = {json.dumps(r.prior)}"]
+            lines += ["", "[[tuned]]", f"solver = {json.dumps(r.solver)}", f"preset = {json.dumps(r.preset)}"]
+            lines += [*prior, f"settings = {{ {settings} }}", f"log = {json.dumps(r.log)}"]
+        return "\n".join(lines) + "\n"
+
+
+def read_tuned(path: str | os.PathLike | None = None) -> TunedTable:
+    """The tuned table in ``path`` (default: the package's ``tuned.toml``), every row checked:
+    known solver, the settings it takes in their ranges, one row per key."""
+    path = Path(TUNED_FILE if path is None else path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InvsolveError(f"cannot read the tuned settings {path}: {error}") from None
+    rows = []
+    for number, entry in enumerate(raw.get("tuned", []), 1):
+        where = f"{path}: tuned row {number}"
+        required = {"solver", "preset", "settings", "log"}
+        if not isinstance(entry, dict) or set(entry) - required - {"prior"} or not required <= set(entry):
+            raise InvsolveError(f"{where} must have solver, preset, settings, log (and prior for a learned one)")
+        solver = entry["solver"]
+        if solver not in GENERIC:
+            raise InvsolveError(f"{where}: unknown solver {solver!r}")
+        settings = check_settings(solver, dict(entry["settings"]))
+        rows.append(TunedRow(solver, str(entry["preset"]), entry.get("prior"), settings, str(entry["log"])))
+    keys = [r.key for r in rows]
+    if len(set(keys)) != len(keys):
+        raise InvsolveError(f"{path}: two rows for the same solver, preset and prior")
+    return TunedTable(tuple(rows), str(path))

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from invsolve.benchmarks.data_size import main, study
+from invsolve.benchmarks.studies.data_size import main, study
 from invsolve.errors import InvsolveError
 from invsolve.priors.checkpoint import write_checkpoint
 

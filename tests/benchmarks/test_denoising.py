@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from invsolve.benchmarks.denoising import denoising_psnr, main, markdown, parse_sigmas
+from invsolve.benchmarks.studies.denoising import denoising_psnr, main, markdown, parse_sigmas
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
 from invsolve.priors.gaussian import GaussianPrior

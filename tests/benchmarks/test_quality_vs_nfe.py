@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from invsolve.benchmarks.quality_vs_nfe import curves, main, read_validation_records
+from invsolve.benchmarks.studies.quality_vs_nfe import curves, main, read_validation_records
 from invsolve.errors import InvsolveError
 
 

@@ -9,6 +9,7 @@ from invsolve.cli import main
 from invsolve.operators import make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
+from invsolve.tasks import choose_settings
 from tests.helpers import tiny_train_flags
 
 TINY = tiny_train_flags(max_images=4, batch=4)
@@ -136,7 +137,8 @@ def test_a_prior_runs_the_preferred_solver_of_the_operator(tiny_prior_file, tmp_
         == 0
     )
     report = json.loads(capsys.readouterr().out)
-    inner = get_solver(solver).settings(make_operator(op, 32, channels=1), load(tiny_prior_file)).get("inner", 1)
+    chosen = choose_settings(get_solver(solver), make_operator(op, 32, channels=1), load(tiny_prior_file))
+    inner = chosen.values.get("inner", 1)
     assert report["solver"] == solver and report["nfe"] == 2 * inner
 
 

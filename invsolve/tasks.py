@@ -1,0 +1,198 @@
+"""The one way a case is run: measurements (simulated from a ground truth, or given) -> settings ->
+solve -> score, returned as an ``Outcome``.
+
+``invsolve.reconstruct``, the benchmark runner and the studies in ``benchmarks/`` all call
+``run_case``, so the settings a run uses are chosen in one place, explicitly:
+
+1. the solver's generic values (``invsolve.solvers.settings.GENERIC``);
+2. the row of the tuned table (``tuned.toml``, written by ``invsolve bench tune --write``) for the
+   solver, the operator's preset and the prior's kind, where the operator *is* that preset;
+3. the settings the caller passes.
+
+The outcome names the tuned row it used (its validation log), so a result says where its settings
+came from.
+"""
+
+import functools
+import os
+import resource
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from invsolve.errors import GenericSettingsNotice, InvsolveError
+from invsolve.metrics import psnr, ssim
+from invsolve.operators import baseline as operator_baseline
+from invsolve.operators import preset_differences
+from invsolve.solvers.registry import Solver
+from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
+
+
+@functools.lru_cache(maxsize=8)
+def _read_tuned_cached(path: str, modified_ns: int) -> TunedTable:
+    return read_tuned(path)
+
+
+def tuned_table(tuned: TunedTable | str | os.PathLike | None = None) -> TunedTable:
+    """``tuned`` as a table: a table as it is, a file read, None the package's ``tuned.toml`` (read
+    again whenever the file changes, so ``bench tune --write`` takes effect at once)."""
+    if isinstance(tuned, TunedTable):
+        return tuned
+    path = Path(TUNED_FILE if tuned is None else tuned)
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError as error:
+        raise InvsolveError(f"cannot read the tuned settings {path}: {error.strerror}") from None
+    return _read_tuned_cached(str(path), modified)
+
+
+@dataclass(frozen=True)
+class ChosenSettings:
+    """The settings a run uses and the tuned row they include (None: generic values only)."""
+
+    values: dict
+    tuned: TunedRow | None
+
+
+def choose_settings(
+    solver: Solver,
+    operator,
+    prior=None,
+    given: dict | None = None,
+    tuned: TunedTable | str | os.PathLike | None = None,
+) -> ChosenSettings:
+    """The settings ``solver`` runs with on ``operator`` with ``prior``: generic values, then the
+    tuned row for the operator's preset and the prior's kind, then ``given``.
+
+    A row applies only to an operator that is its preset (at any image size): one that differs,
+    say ``make_operator("ct8", views=30)``, gets the generic values and a ``GenericSettingsNotice``
+    (unless ``given`` replaces every value the row would set), never another task's values.
+    """
+    given = check_settings(solver.name, given or {})
+    kind = getattr(prior, "kind", None) if solver.needs_prior else None
+    row = tuned_table(tuned).row(solver.name, getattr(operator, "name", None), kind)
+    if row is not None:
+        differences = preset_differences(operator)  # {} for the preset itself
+        if differences:
+            if not set(row.settings) <= set(given):
+                changed = ", ".join(f"{key} {now} instead of {then}" for key, (now, then) in differences.items())
+                warnings.warn(
+                    f"this {row.preset} operator differs from the {row.preset} preset ({changed}): {solver.name} "
+                    f"uses its generic settings, not those tuned for {row.preset}",
+                    GenericSettingsNotice,
+                    stacklevel=2,
+                )
+            row = None
+    return ChosenSettings(solver.generic | (row.settings if row else {}) | given, row)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One case: the reconstruction (1, C, H, W), the operator's baseline, the ground truth where known
+    and the measurement; the settings used and the tuned row's log; cost; scores (None without a truth)."""
+
+    image: torch.Tensor
+    baseline: torch.Tensor
+    truth: torch.Tensor | None
+    measurement: torch.Tensor
+    solver: str
+    settings: dict
+    tuned_log: str | None
+    nfe: int
+    seconds: float
+    peak_memory_mib: float
+    memory_kind: str
+    psnr: float | None
+    ssim: float | None
+    baseline_psnr: float | None
+    baseline_ssim: float | None
+
+    def record(self) -> dict:
+        """The JSON-ready part: scores, cost and settings (no tensors)."""
+        return {
+            "solver": self.solver,
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+            "baseline_psnr": self.baseline_psnr,
+            "baseline_ssim": self.baseline_ssim,
+            "seconds": round(self.seconds, 4),
+            "nfe": self.nfe,
+            "peak_memory_mib": round(self.peak_memory_mib, 1),
+            "memory_kind": self.memory_kind,
+            "settings": self.settings,
+            "tuned_log": self.tuned_log,
+        }
+
+
+def run_case(
+    operator,
+    solver: Solver,
+    prior=None,
+    *,
+    truth: torch.Tensor | None = None,
+    measurement: torch.Tensor | None = None,
+    seed: int = 0,
+    settings: dict | None = None,
+    tuned: TunedTable | str | os.PathLike | None = None,
+    progress: bool = False,
+    callback=None,
+) -> Outcome:
+    """Reconstruct one image: from ``truth`` (1, C, H, W), measured through ``operator`` with noise
+    seeded by ``seed``, or from a given ``measurement``; the solver's randomness is seeded by ``seed``
+    too, on the device of the data. ``settings`` override the chosen ones (``choose_settings``)."""
+    if (truth is None) == (measurement is None):
+        raise InvsolveError("give truth (a ground truth to simulate from) or measurement (measured data), not both")
+    data = truth if truth is not None else measurement
+    if data.shape[0] != 1:
+        raise InvsolveError(f"a case is one image; got a batch of {data.shape[0]}")
+    device = data.device
+    if truth is not None:  # the noise is drawn on the CPU: the same measurement on any device
+        measurement = operator.simulate(truth, torch.Generator().manual_seed(seed))
+    chosen = choose_settings(solver, operator, prior, settings, tuned)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    info, start = {}, time.perf_counter()
+    image = solver(
+        operator,
+        measurement,
+        prior,
+        generator=torch.Generator(device).manual_seed(seed),
+        info=info,
+        progress=progress,
+        callback=callback,
+        **chosen.values,
+    )
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    if not torch.isfinite(image).all():
+        raise InvsolveError(f"{solver.name} produced non-finite values; try other solver settings")
+    if device.type == "cuda":
+        memory, memory_kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda peak allocated"
+    else:
+        memory, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
+    baseline = operator_baseline(operator, measurement)
+    scores = (None,) * 4
+    if truth is not None:
+        scores = (*_scores(image, truth), *_scores(baseline, truth))
+    return Outcome(
+        image,
+        baseline,
+        truth,
+        measurement,
+        solver.name,
+        chosen.values,
+        chosen.tuned.log if chosen.tuned else None,
+        info.get("nfe", 0),
+        seconds,
+        memory,
+        memory_kind,
+        *scores,
+    )
+
+
+def _scores(image: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
+    return psnr(image[0], truth[0]), ssim(image[0], truth[0])
