@@ -5,6 +5,7 @@ The operator and solver registries (``invsolve.operators.PRESETS``, ``invsolve.s
 start with exactly the built-in names listed here (a test checks it); plug-ins may add more.
 """
 
+from os import PathLike
 from pathlib import PurePath
 
 #: Operator presets, the paper's tasks, and what data each fits: "ct" (CT slices, 1 channel) or
@@ -34,12 +35,12 @@ TRAINING_SETS = (*DOMAINS, "headct")
 BUNDLED_PRIORS = tuple(f"{kind}-{data}" for data in TRAINING_SETS for kind in PRIOR_KINDS)
 
 
-def prior_label(prior) -> str:
+def prior_label(prior: str | PathLike) -> str:
     """``padis-ct`` for the bundled name or for ``.../padis-ct.safetensors``."""
     return PurePath(prior).name.removesuffix(".safetensors")
 
 
-def method_label(solver: str, prior=None) -> str:
+def method_label(solver: str, prior: str | PathLike | None = None) -> str:
     """``dds + padis-ct``: a solver and, where it ran with one, its prior."""
     return solver if not prior else f"{solver} + {prior_label(prior)}"
 

@@ -1,5 +1,7 @@
 """Device selection shared by the CLI and the Python API."""
 
+from collections.abc import Sequence
+
 import torch
 
 from invsolve.catalog import DEVICE_CHOICES, PRECISIONS
@@ -38,14 +40,14 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
-def seeded_normal(shape, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+def seeded_normal(shape: Sequence[int], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
     """Standard normal noise of ``shape`` drawn on the generator's device, then moved to ``like``'s
     device and dtype: a seed gives the same noise wherever the result lives."""
     device = generator.device if generator is not None else like.device
     return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
-def seeded_integers(high: int, shape, generator: torch.Generator | None) -> torch.Tensor:
+def seeded_integers(high: int, shape: Sequence[int], generator: torch.Generator | None) -> torch.Tensor:
     """Integers uniform in 0..high-1 drawn on the generator's device (the CPU without one).
 
     torch draws only from a generator on the device it draws on: a CUDA generator (as

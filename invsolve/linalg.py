@@ -7,6 +7,7 @@ has converged stops moving while the others go on.
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -46,7 +47,7 @@ def conjugate_gradient(
 
 
 def regularised_least_squares(
-    physics,
+    physics: Any,  # a deepinv LinearPhysics (invsolve.operators.base.Physics; linalg imports no deepinv)
     y: torch.Tensor,
     anchor: torch.Tensor,
     gamma: float,
@@ -61,7 +62,7 @@ def regularised_least_squares(
     regulariser); gamma > 0 makes it a proximal step, well posed at any number of iterations."""
     rhs = physics.A_adjoint(y) + gamma * anchor
 
-    def normal(v):
+    def normal(v: torch.Tensor) -> torch.Tensor:
         return physics.A_adjoint(physics.A(v)) + gamma * v
 
     return conjugate_gradient(normal, rhs, anchor, iterations, tolerance)

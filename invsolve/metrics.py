@@ -6,6 +6,8 @@ compared with ``channel_axis`` (SSIM averaged over channels). deepinv's metrics 
 numbers; these are the ones the paper's tables use.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from skimage.metrics import structural_similarity
@@ -65,7 +67,9 @@ def seam_score(x: torch.Tensor, reference: torch.Tensor, period: int) -> float |
     return _per_image(one, x, reference)
 
 
-def _per_image(metric, x: torch.Tensor, reference: torch.Tensor):
+def _per_image(
+    metric: Callable[[np.ndarray, np.ndarray], float], x: torch.Tensor, reference: torch.Tensor
+) -> float | list[float]:
     if x.shape != reference.shape or x.dim() not in (3, 4):
         raise ValueError(
             f"metrics need two images of the same shape (C, H, W) or (B, C, H, W); "

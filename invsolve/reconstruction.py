@@ -10,6 +10,7 @@ The command line, the README's example and ``benchmarks/studies/main_job.py`` al
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -19,7 +20,7 @@ from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
 from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image, written_together
-from invsolve.operators import get_preset, make_operator
+from invsolve.operators import Preset, get_preset, make_operator
 from invsolve.priors import Prior, load
 from invsolve.solvers import get_solver, preferred_solver
 from invsolve.solvers.settings import TunedTable
@@ -61,10 +62,10 @@ class Reconstruction:
                 save_comparison(figure_file, self._panels(), title=title)
         return [str(path) for path in (out, figure) if path is not None]
 
-    def _panels(self):
+    def _panels(self) -> list[tuple[str, torch.Tensor]]:
         r = self.report
 
-        def title(name, p, s):
+        def title(name: str, p: float | None, s: float | None) -> str:
             return name if p is None else f"{name}\nPSNR {p:.2f} dB  SSIM {s:.3f}"
 
         panels = [] if self.truth is None else [("ground truth", self.truth[0])]
@@ -115,7 +116,7 @@ def reconstruct(
     precision: str = "auto",
     progress: bool = False,
     tuned: TunedTable | str | os.PathLike | None = None,
-    **settings,
+    **settings: Any,
 ) -> Reconstruction:
     """Reconstruct one image with operator preset ``op``.
 
@@ -140,14 +141,15 @@ def reconstruct(
         solver = preferred_solver(op, with_prior=prior is not None)
     method = get_solver(solver)
     device = resolve_device(device)
+    loaded: Prior | None = None
     prior_name = None
     if prior is not None and not isinstance(prior, Prior):
         prior_name = resolve_prior_name(prior, op)
-        prior = load(prior_name, device, precision)
+        loaded = load(prior_name, device, precision)
     elif prior is not None:
-        prior_name = type(prior).__name__
+        loaded, prior_name = prior, type(prior).__name__
     if image_size is None:
-        image_size = prior.image_size if prior is not None else DEFAULT_IMAGE_SIZE
+        image_size = (loaded.image_size if loaded is not None else None) or DEFAULT_IMAGE_SIZE
     if image_size < 8:
         raise InvsolveError(f"image_size must be at least 8, got {image_size}")
 
@@ -165,7 +167,7 @@ def reconstruct(
     outcome = run_case(
         operator,
         method,
-        prior,
+        loaded,
         truth=truth,
         measurement=y,
         seed=seed,
@@ -184,13 +186,18 @@ def reconstruct(
         "baseline": operator.baseline_name,
         "seed": seed,
         "device": str(device),
-        "precision": getattr(getattr(prior, "network", None), "precision", None),
+        "precision": getattr(getattr(loaded, "network", None), "precision", None),
         "operator": operator.describe(),
     }
     return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report)
 
 
-def _ground_truth(image, preset, image_size: int, window) -> tuple[torch.Tensor, str]:
+def _ground_truth(
+    image: str | os.PathLike | torch.Tensor | None,
+    preset: Preset,
+    image_size: int,
+    window: tuple[float, float] | None,
+) -> tuple[torch.Tensor, str]:
     """The (C, N, N) ground truth and a label saying where it came from."""
     if image is None:
         source = get_source(SOURCE_FOR_DOMAIN[preset.domain], "test", image_size, preset.channels)
@@ -207,7 +214,7 @@ def _ground_truth(image, preset, image_size: int, window) -> tuple[torch.Tensor,
     return read_image(image, channels=preset.channels, image_size=image_size, window=window), str(image)
 
 
-def _measurement(measurement) -> tuple[torch.Tensor, str]:
+def _measurement(measurement: str | os.PathLike | torch.Tensor) -> tuple[torch.Tensor, str]:
     """Measured data of one image as (C, ...) and a label."""
     y = measurement if isinstance(measurement, torch.Tensor) else read_measurement(measurement)
     label = "tensor" if isinstance(measurement, torch.Tensor) else str(measurement)

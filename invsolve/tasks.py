@@ -27,6 +27,9 @@ from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import baseline as operator_baseline
 from invsolve.operators import preset_differences
+from invsolve.operators.base import Physics
+from invsolve.priors.base import Prior
+from invsolve.solvers.loop import Callback
 from invsolve.solvers.registry import Solver
 from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
 
@@ -59,8 +62,8 @@ class ChosenSettings:
 
 def choose_settings(
     solver: Solver,
-    operator,
-    prior=None,
+    operator: Physics,
+    prior: Prior | None = None,
     given: dict | None = None,
     tuned: TunedTable | str | os.PathLike | None = None,
 ) -> ChosenSettings:
@@ -128,9 +131,9 @@ class Outcome:
 
 
 def run_case(
-    operator,
+    operator: Physics,
     solver: Solver,
-    prior=None,
+    prior: Prior | None = None,
     *,
     truth: torch.Tensor | None = None,
     measurement: torch.Tensor | None = None,
@@ -138,23 +141,26 @@ def run_case(
     settings: dict | None = None,
     tuned: TunedTable | str | os.PathLike | None = None,
     progress: bool = False,
-    callback=None,
+    callback: Callback | None = None,
 ) -> Outcome:
     """Reconstruct one image: from ``truth`` (1, C, H, W), measured through ``operator`` with noise
     seeded by ``seed``, or from a given ``measurement``; the solver's randomness is seeded by ``seed``
     too, on the device of the data. ``settings`` override the chosen ones (``choose_settings``)."""
-    if (truth is None) == (measurement is None):
+    if truth is not None and measurement is None:
+        data = truth  # the noise is drawn on the CPU: the same measurement on any device
+        measurement = operator.simulate(truth, torch.Generator().manual_seed(seed))
+    elif measurement is not None and truth is None:
+        data = measurement
+    else:
         raise InvsolveError("give truth (a ground truth to simulate from) or measurement (measured data), not both")
-    data = truth if truth is not None else measurement
     if data.shape[0] != 1:
         raise InvsolveError(f"a case is one image; got a batch of {data.shape[0]}")
     device = data.device
-    if truth is not None:  # the noise is drawn on the CPU: the same measurement on any device
-        measurement = operator.simulate(truth, torch.Generator().manual_seed(seed))
     chosen = choose_settings(solver, operator, prior, settings, tuned)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    info, start = {}, time.perf_counter()
+    info: dict[str, int] = {}
+    start = time.perf_counter()
     image = solver(
         operator,
         measurement,
@@ -175,7 +181,7 @@ def run_case(
     else:
         memory, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
     baseline = operator_baseline(operator, measurement)
-    scores = (None,) * 4
+    scores: tuple[float | None, ...] = (None,) * 4
     if truth is not None:
         scores = (*_scores(image, truth), *_scores(baseline, truth))
     return Outcome(
@@ -195,4 +201,5 @@ def run_case(
 
 
 def _scores(image: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-    return psnr(image[0], truth[0]), ssim(image[0], truth[0])
+    """PSNR and SSIM of one image (of a batch of one)."""
+    return float(psnr(image[0], truth[0])), float(ssim(image[0], truth[0]))  # type: ignore[arg-type]

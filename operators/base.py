@@ -13,6 +13,8 @@ physics the same face, using what an operator has (ours, or any class with the s
 """
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeAlias
 
 import torch
 from deepinv.physics import DecomposablePhysics, GaussianNoise, ZeroNoise
@@ -20,8 +22,12 @@ from deepinv.physics import DecomposablePhysics, GaussianNoise, ZeroNoise
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 
+#: What solvers accept as an operator: any deepinv ``LinearPhysics`` (ours are too). deepinv ships no
+#: type information, so to a type checker this is Any; it documents the contract.
+Physics: TypeAlias = Any
 
-def noise_model_for(sigma: float):
+
+def noise_model_for(sigma: float) -> GaussianNoise | ZeroNoise:
     """deepinv's noise model for white Gaussian noise of standard deviation ``sigma``."""
     if not (math.isfinite(sigma) and sigma >= 0):
         raise InvsolveError(f"noise level must be a finite number >= 0, got {sigma}")
@@ -40,6 +46,8 @@ class OperatorMixin:
     closed_form_prox: bool = False  # prox_l2 is exact in closed form (no iterative solve)
     image_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
+    A: Callable[[torch.Tensor], torch.Tensor]  # deepinv's LinearPhysics provides A and A_adjoint
+    A_adjoint: Callable[[torch.Tensor], torch.Tensor]
 
     @property
     def noise_sigma(self) -> float:
@@ -81,7 +89,7 @@ class OperatorMixin:
         }
 
 
-def noise_level(physics) -> float:
+def noise_level(physics: Physics) -> float:
     """The measurement noise's standard deviation: 0 without noise, the sigma of a Gaussian model (the
     largest, if it holds one per image). Other noise models are refused: every solver here weighs the
     data as Gaussian."""
@@ -97,7 +105,7 @@ def noise_level(physics) -> float:
     return float(f"{sigma:.7g}")  # deepinv holds it in float32: 0.01, not 0.009999999776
 
 
-def baseline(physics, y: torch.Tensor) -> torch.Tensor:
+def baseline(physics: Physics, y: torch.Tensor) -> torch.Tensor:
     """The classical reconstruction solvers start from: ours define one (FBP, ...); for deepinv's
     physics it is the pseudo-inverse. Clamped to [0, 1], the range of images."""
     with torch.no_grad():
@@ -105,20 +113,20 @@ def baseline(physics, y: torch.Tensor) -> torch.Tensor:
     return start.clamp(0, 1)
 
 
-def has_closed_form_prox(physics) -> bool:
+def has_closed_form_prox(physics: Physics) -> bool:
     """Whether ``physics.prox_l2`` is exact in closed form: operators that say so (blur by FFT,
     subsampling) and deepinv's ``DecomposablePhysics`` (diagonal in a known basis). Otherwise a
     solver runs its own conjugate gradients."""
     return getattr(physics, "closed_form_prox", isinstance(physics, DecomposablePhysics))
 
 
-def image_channels(physics) -> int | None:
+def image_channels(physics: Physics) -> int | None:
     """The channel count of the operator's images, where it says (ours do; deepinv's need not)."""
     shape = getattr(physics, "image_shape", None)
     return shape[0] if shape else None
 
 
-def check_measurement(physics, y: torch.Tensor) -> None:
+def check_measurement(physics: Physics, y: torch.Tensor) -> None:
     """Refuse a measurement of the wrong shape (where the operator knows its shape) or with NaN/Inf."""
     if hasattr(physics, "check_measurement"):
         physics.check_measurement(y)

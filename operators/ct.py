@@ -6,6 +6,9 @@ regularisation weights carry over between sizes; the detector covers [-40, 40] w
 default (bins as wide as pixels); the n view angles are the midpoints (k + 1/2) pi / n of [0, pi).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import odl
 import torch
@@ -84,20 +87,20 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
         self._backproject = _numpy_slices(lambda s: transpose_scale * ray.adjoint(s).asarray())
         self._fbp = _numpy_slices(lambda s: fbp(s).asarray())
 
-    def A(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    def A(self, x: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return _TransposePair.apply(x, self._project, self._backproject)
 
-    def A_adjoint(self, y: torch.Tensor, **kwargs) -> torch.Tensor:
+    def A_adjoint(self, y: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return _TransposePair.apply(y, self._backproject, self._project)
 
-    def A_dagger(self, y: torch.Tensor, **kwargs) -> torch.Tensor:
+    def A_dagger(self, y: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """Filtered back-projection (not differentiable)."""
         return self._fbp(y.detach())
 
     def baseline(self, y: torch.Tensor) -> torch.Tensor:
         return self.A_dagger(y).clamp(0, 1)
 
-    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: float, **kwargs) -> torch.Tensor:
+    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: float, **kwargs: Any) -> torch.Tensor:
         """argmin_x 1/2 ||A x - y||^2 + 1/(2 gamma) ||x - z||^2: conjugate gradients on the normal
         equations from z, per image, to relative residual ``PROX_TOLERANCE``."""
         return regularised_least_squares(self, y, z, 1 / gamma, PROX_ITERATIONS, PROX_TOLERANCE)
@@ -113,7 +116,7 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
         }
 
 
-def _numpy_slices(slice_map):
+def _numpy_slices(slice_map: Callable[[np.ndarray], Any]) -> Callable[[torch.Tensor], torch.Tensor]:
     """Lift a map of one 2D numpy slice to (B, C, ...) tensors, keeping device and dtype."""
 
     def lifted(t: torch.Tensor) -> torch.Tensor:
@@ -132,11 +135,11 @@ class _TransposePair(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, t, forward_map, transpose_map):
+    def forward(ctx: Any, t: torch.Tensor, forward_map: Callable, transpose_map: Callable) -> torch.Tensor:
         ctx.maps = (forward_map, transpose_map)
         return forward_map(t)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         forward_map, transpose_map = ctx.maps
         return _TransposePair.apply(grad, transpose_map, forward_map), None, None

@@ -3,11 +3,13 @@
 import functools
 import inspect
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from invsolve.catalog import PRESET_DOMAINS
 from invsolve.errors import InvsolveError
+from invsolve.operators.base import OperatorMixin
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
 from invsolve.operators.superres import NearestSubsampling
@@ -16,7 +18,7 @@ from invsolve.operators.superres import NearestSubsampling
 @dataclass(frozen=True)
 class Preset:
     name: str
-    builder: type
+    builder: type[Any]  # an OperatorMixin + deepinv physics class; deepinv ships no types
     defaults: dict = field(default_factory=dict)
     domain: str = "photo"  # one of DOMAINS: which built-in data fits
     channels: int | None = None  # fixed channel count, or None for "as the image has"
@@ -75,12 +77,13 @@ def get_preset(name: str) -> Preset:
         raise InvsolveError(f"unknown operator {name!r}; choose one of {', '.join(PRESETS)}") from None
 
 
-def preset_differences(operator) -> dict | None:
+def preset_differences(operator: Any) -> dict | None:
     """How an operator named after a preset differs from that preset at the same image size and
     channels, as ``describe()`` reports both: ``{}`` for the preset itself, ``{"views": (30, 8)}`` for
     ``make_operator("ct8", views=30)``. None for an operator named after no preset. Settings tuned for
     a preset apply only where this is ``{}``."""
-    preset = PRESETS.get(getattr(operator, "name", None))
+    name = getattr(operator, "name", None)
+    preset = PRESETS.get(name) if isinstance(name, str) else None
     if preset is None:
         return None
     if not isinstance(operator, preset.builder):
@@ -106,8 +109,12 @@ def _described_preset(name: str, size: int, channels: int) -> dict:
 
 
 def make_operator(
-    name: str, image_size: int = 128, channels: int | None = None, device: str | torch.device = "cpu", **overrides
-):
+    name: str,
+    image_size: int = 128,
+    channels: int | None = None,
+    device: str | torch.device = "cpu",
+    **overrides: Any,
+) -> OperatorMixin:
     """Build preset ``name`` for ``image_size`` x ``image_size`` images with ``channels`` channels.
 
     Any keyword of the operator's constructor overrides the preset (``views``, ``detector_bins``,
@@ -120,8 +127,7 @@ def make_operator(
         raise InvsolveError(
             f"{name} takes {preset.channels}-channel images, got {channels} channels; convert the image to grayscale"
         )
-    accepted = set(inspect.signature(preset.builder.__init__).parameters) - {
-        "self",
+    accepted = set(inspect.signature(preset.builder).parameters) - {
         "image_size",
         "channels",
         "name",

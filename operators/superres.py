@@ -4,6 +4,8 @@ deepinv's ``Downsampling`` with ``filter=None`` is exactly that (its default is 
 anti-aliasing filter, which is a different problem).
 """
 
+from typing import Any
+
 import torch
 from deepinv.physics import Downsampling
 
@@ -46,11 +48,11 @@ class NearestSubsampling(OperatorMixin, Downsampling):
         self.image_shape = (channels, image_size, image_size)
         self.measurement_shape = (channels, image_size // factor, image_size // factor)
 
-    def A_dagger(self, y: torch.Tensor, **kwargs) -> torch.Tensor:
+    def A_dagger(self, y: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         """The rows of A are distinct unit vectors (A A^T = I), so the pseudo-inverse is the transpose."""
         return self.A_adjoint(y)
 
-    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: float, **kwargs) -> torch.Tensor:
+    def prox_l2(self, z: torch.Tensor, y: torch.Tensor, gamma: float, **kwargs: Any) -> torch.Tensor:
         """argmin_x 1/2 ||A x - y||^2 + 1/(2 gamma) ||x - z||^2 in closed form: A^T A is the 0/1 mask of
         the kept pixels, so those move towards y by gamma / (1 + gamma) and the others stay at z.
         (deepinv's FFT formula needs a filter, which ``filter=None`` does not have.)"""

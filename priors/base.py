@@ -4,11 +4,16 @@ A prior is a deepinv ``Denoiser``, so ``prior(x, sigma)`` also works inside deep
 Its score follows from Tweedie's formula: score(x, sigma) = (D(x, sigma) - x) / sigma^2.
 """
 
+from typing import Any
+
 import torch
 from deepinv.models import Denoiser
 
 from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
+
+#: A noise level as priors take it: a number, a 0-d tensor, or one value per image.
+Sigma = float | torch.Tensor
 
 
 class Prior(Denoiser):
@@ -22,16 +27,18 @@ class Prior(Denoiser):
     """
 
     kind: str | None = None  # "padis" or "whole" for the learned priors (catalog.PRIOR_KINDS); tuned defaults key on it
-    channels: int
-    image_size: int
+    channels: int | None  # None: any (a wrapped denoiser that does not say)
+    image_size: int | None  # None: not tied to one size
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
     config: dict | None = None  # a prior loaded from a file: the file's config (how it was made)
 
-    def forward(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None, **kwargs) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, sigma: Sigma, generator: torch.Generator | None = None, **kwargs: Any
+    ) -> torch.Tensor:
         return self.denoise(x, self.sigma_per_image(sigma, x), generator)
 
-    def score(self, x: torch.Tensor, sigma, generator: torch.Generator | None = None) -> torch.Tensor:
+    def score(self, x: torch.Tensor, sigma: Sigma, generator: torch.Generator | None = None) -> torch.Tensor:
         """grad log p_sigma(x) = (D(x, sigma) - x) / sigma^2."""
         sigma = self.sigma_per_image(sigma, x)
         return (self.denoise(x, sigma, generator) - x) / sigma**2
@@ -46,7 +53,7 @@ class Prior(Denoiser):
             )
 
     @staticmethod
-    def sigma_per_image(sigma, x: torch.Tensor) -> torch.Tensor:
+    def sigma_per_image(sigma: Sigma, x: torch.Tensor) -> torch.Tensor:
         """A float, a 0-d tensor or a (B,) tensor as a (B, 1, 1, 1) tensor on x's device and dtype."""
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         if sigma.numel() == 1:

@@ -17,6 +17,7 @@ import math
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -159,11 +160,11 @@ def check_prior_config(config: dict) -> None:
         raise InvsolveError("checkpoint config: sigma_max must exceed sigma_min (damaged file?)")
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -184,7 +185,9 @@ def _weights_mismatch(network: torch.nn.Module, weights: dict[str, torch.Tensor]
     return f"{', '.join(parts)} (e.g. {example})"
 
 
-def prior_from_config(config: dict, weights: dict[str, torch.Tensor], precision: str = "fp32", **options):
+def prior_from_config(
+    config: dict, weights: dict[str, torch.Tensor], precision: str = "fp32", **options: Any
+) -> PatchPrior | WholeImagePrior:
     """Build the prior a config describes, its network at ``precision``, and load ``weights`` into it."""
     check_prior_config(config)
     kind = config["kind"]
@@ -229,7 +232,9 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
     )
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options):
+def load(
+    path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options: Any
+) -> PatchPrior | WholeImagePrior:
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
     layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/studies/cpu_cost.py``).

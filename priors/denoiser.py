@@ -1,5 +1,7 @@
 """Any deepinv denoiser behind the Prior interface, so the diffusion solvers can run with it."""
 
+from collections.abc import Callable
+
 import torch
 
 from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
@@ -19,7 +21,7 @@ class DenoiserPrior(Prior):
 
     def __init__(
         self,
-        denoiser,
+        denoiser: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         *,
         sigma_min: float = SIGMA_MIN,
         sigma_max: float = SIGMA_MAX,

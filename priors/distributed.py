@@ -1,11 +1,14 @@
 """Scale-out for training: PyTorch's own torchrun + DDP (gloo on CPU, nccl on GPU)."""
 
 import os
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from invsolve.devices import resolve_device
+
+T = TypeVar("T")
 
 
 class Distributed:
@@ -41,10 +44,10 @@ class Distributed:
         dist.broadcast(values, src=0)
         return [bool(v) for v in values.tolist()]
 
-    def gather(self, obj):
+    def gather(self, obj: T) -> list[T]:
         if self.world == 1:
             return [obj]
-        out = [None] * self.world
+        out: list[Any] = [None] * self.world
         dist.all_gather_object(out, obj)
         return out
 
@@ -70,6 +73,6 @@ class Distributed:
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(network, device_ids=device_ids)
 
-    def close(self):
+    def close(self) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -19,6 +19,9 @@ class GaussianPrior(Prior):
     """Mean ``mean`` per pixel, pixel standard deviation ``std``, Gaussian-shaped correlation of
     ``correlation_length`` pixels (plus a small white part so every frequency has variance)."""
 
+    channels: int
+    image_size: int
+
     def __init__(
         self,
         image_size: int,
@@ -42,7 +45,7 @@ class GaussianPrior(Prior):
         shape = (1 - white_fraction) * smooth + white_fraction  # mean 1: pixel variance = std^2 * 1
         self.register_buffer("spectrum", (std**2 * shape).float())  # (N, N): variance per Fourier mode
 
-    def denoise(self, x, sigma, generator=None):
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         self.check_image(x)
         if x.shape[-2:] != self.spectrum.shape:
             raise InvsolveError(

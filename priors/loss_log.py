@@ -25,7 +25,7 @@ class LossLog:
         self.writer.writeheader()
         self.writer.writerows(kept)
 
-    def add(self, done: Progress, patch_size: int, loss: float, lr: float):
+    def add(self, done: Progress, patch_size: int, loss: float, lr: float) -> None:
         if self.file:
             self.writer.writerow(
                 {
@@ -41,6 +41,6 @@ class LossLog:
                 self.file.flush()
                 self.flushed = time.monotonic()
 
-    def close(self):
+    def close(self) -> None:
         if self.file:
             self.file.close()

@@ -7,6 +7,7 @@ they are coordinates, not image values.
 """
 
 from contextlib import nullcontext
+from typing import Any
 
 import torch
 from deepinv.models import NCSNpp
@@ -18,14 +19,16 @@ PRECONDITIONING = "edm"
 
 #: Named network sizes: ``tiny`` for tests, ``small`` for CPU training in about an hour (about 1.2 M
 #: weights), ``paper`` for GPUs (EDM's DDPM++ as PaDIS used it, about 56 M).
-NETWORK_SIZES = {
+NETWORK_SIZES: dict[str, dict[str, Any]] = {
     "tiny": dict(model_channels=32, channel_mult=(1,), num_blocks=1, attn_resolutions=(), dropout=0.0),
     "small": dict(model_channels=32, channel_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(), dropout=0.0),
     "paper": dict(model_channels=128, channel_mult=(2, 2, 2), num_blocks=4, attn_resolutions=(16,), dropout=0.05),
 }
 
 
-def edm_scalings(sigma: torch.Tensor, sigma_data: float = SIGMA_DATA):
+def edm_scalings(
+    sigma: torch.Tensor, sigma_data: float = SIGMA_DATA
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """c_skip, c_out, c_in, c_noise for noise level(s) ``sigma``."""
     total = sigma**2 + sigma_data**2
     return sigma_data**2 / total, sigma * sigma_data / total.sqrt(), 1 / total.sqrt(), sigma.log() / 4

@@ -16,7 +16,7 @@ OBJECTIVES = ("edm",)
 
 
 def edm_loss(
-    network,
+    network: torch.nn.Module,
     clean: torch.Tensor,
     positions: torch.Tensor | None,
     generator: torch.Generator,

@@ -34,6 +34,8 @@ class PatchPrior(Prior):
     """
 
     kind = "padis"
+    channels: int
+    image_size: int
 
     def __init__(
         self,
@@ -73,15 +75,20 @@ class PatchPrior(Prior):
         pad = default_pad(image_size, self.patch_size) if self.pad is None else self.pad
         return PatchGrid(image_size, self.patch_size, pad)
 
-    def denoise(self, x, sigma, generator=None):
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         self.check_image(x)
         if x.shape[-1] != x.shape[-2]:
             raise InvsolveError(f"PatchPrior works on square images, got {x.shape[-2]}x{x.shape[-1]}")
         if self.shifts == 1 or (self.shifts_below is not None and bool(sigma.max() > self.shifts_below)):
             return self._denoise_on_one_grid(x, sigma, generator)
-        return sum(self._denoise_on_one_grid(x, sigma, generator) for _ in range(self.shifts)) / self.shifts
+        total = self._denoise_on_one_grid(x, sigma, generator)
+        for _ in range(self.shifts - 1):
+            total = total + self._denoise_on_one_grid(x, sigma, generator)
+        return total / self.shifts
 
-    def _denoise_on_one_grid(self, x, sigma, generator):
+    def _denoise_on_one_grid(
+        self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
         grid = self.grid(x.shape[-1])
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
@@ -90,7 +97,14 @@ class PatchPrior(Prior):
         self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(denoised), sigma, grid, shift)
         return grid.crop(denoised, shift)
 
-    def _denoise_tiles(self, noisy, denoised, sigma, grid, shift):
+    def _denoise_tiles(
+        self,
+        noisy: torch.Tensor,
+        denoised: torch.Tensor,
+        sigma: torch.Tensor,
+        grid: PatchGrid,
+        shift: tuple[int, int],
+    ) -> None:
         """Every patch of ``noisy`` through the network into ``denoised`` (both (B, rows, cols, C, P, P)
         views), at most ``max_batch`` patches per call."""
         tops, lefts = (t.to(sigma.device) for t in grid.origins(shift))

@@ -32,7 +32,7 @@ class PatchGrid:
     patch_size: int
     pad: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         n, p, pad = self.image_size, self.patch_size, self.pad
         if p < 1 or n < 2:
             raise InvsolveError(f"patch size and image size must be positive (got P={p}, N={n})")

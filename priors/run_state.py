@@ -8,6 +8,7 @@ training config, so a resumed run is refused when a setting that shapes the run 
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -101,7 +102,7 @@ class RunState:
             )
         self.network.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("network.")})
         self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        moments = {}
+        moments: dict[int, dict[str, torch.Tensor]] = {}
         for name, value in tensors.items():
             if name.startswith("optimizer."):
                 _, index, key = name.split(".", 2)
@@ -117,5 +118,5 @@ class RunState:
         self.commands = [*saved["commands"], *self.commands]
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value

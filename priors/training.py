@@ -89,6 +89,7 @@ class PatchSampler:
     def __init__(
         self, images: torch.Tensor, config: TrainingConfig, generator: torch.Generator, step_generator: torch.Generator
     ):
+        assert config.pad is not None, "check_config fills in the pad"
         self.image_size, self.pad = images.shape[-1], config.pad
         self.padded = torch.nn.functional.pad(images, (config.pad,) * 4)
         self.sizes, self.probs = config.patch_sizes, torch.tensor(config.patch_probs)
@@ -96,7 +97,7 @@ class PatchSampler:
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, int]:
         """(patches (K, C, P, P), position channels (K, 2, P, P), P) for one step."""
-        size = self.sizes[torch.multinomial(self.probs, 1, generator=self.step_generator).item()]
+        size = self.sizes[int(torch.multinomial(self.probs, 1, generator=self.step_generator).item())]
         count = max(1, round(self.batch * (max(self.sizes) / size) ** 2))
         which = seeded_integers(self.padded.shape[0], (count,), self.generator).cpu()
         span = self.padded.shape[-1] - size + 1  # top-left corners in the padded frame
@@ -131,7 +132,9 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
     }
 
 
-def training_step(model, state: RunState, sampler: PatchSampler, device: torch.device) -> tuple[float, int]:
+def training_step(
+    model: torch.nn.Module, state: RunState, sampler: PatchSampler, device: torch.device
+) -> tuple[float, int]:
     """One Adam step of the EDM loss on one batch of random patches; returns (loss, patch size).
     ``model`` is ``state.network`` or its DDP replica."""
     patches, positions, size = sampler.draw()
@@ -173,7 +176,9 @@ def train(config: TrainingConfig, progress: bool = True) -> Path:
         ranks.close()
 
 
-def _train(config, ranks, out, state_path, log_path, progress) -> Path:
+def _train(
+    config: TrainingConfig, ranks: Distributed, out: Path, state_path: Path, log_path: Path, progress: bool
+) -> Path:
     images, data = load_training_images(config, ranks.rank, ranks.world, progress)
     config.channels = data["channels"]
     torch.manual_seed(config.seed)  # identical initial weights on every rank
@@ -196,7 +201,7 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
     done = state.progress
     log = LossLog(log_path, done.step, ranks.main)
 
-    def save(spread=None):
+    def save(spread: float | None = None) -> None:
         streams = ranks.gather(state.random_streams(ranks.device))
         if ranks.main:
             write_checkpoint(out, state.ema.state_dict(), prior_config(config, data, state, ranks, spread))
@@ -238,7 +243,7 @@ def _train(config, ranks, out, state_path, log_path, progress) -> Path:
     return out
 
 
-def _update_ema(ema: torch.nn.Module, network: torch.nn.Module, step_images: int, seen: float, halflife: float):
+def _update_ema(ema: torch.nn.Module, network: torch.nn.Module, step_images: int, seen: float, halflife: float) -> None:
     halflife = min(halflife, seen * EMA_RAMPUP)
     beta = 0.5 ** (step_images / max(halflife, 1e-8))
     with torch.no_grad():

@@ -11,6 +11,8 @@ from invsolve.priors.positions import position_channels
 
 class WholeImagePrior(Prior):
     kind = "whole"
+    channels: int
+    image_size: int
 
     def __init__(
         self,
@@ -25,7 +27,7 @@ class WholeImagePrior(Prior):
         self.network, self.channels, self.image_size = network, network.channels, image_size
         self.sigma_min, self.sigma_max, self.config = sigma_min, sigma_max, config
 
-    def denoise(self, x, sigma, generator=None):
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         self.check_image(x)
         size = x.shape[-1]
         if x.shape[-2] != size or size % self.network.size_multiple:

@@ -136,3 +136,15 @@ def test_another_noise_level_runs_the_generic_settings_with_a_one_line_notice(ca
     assert main([*args, "--rho-factor", "3"]) == 0  # every tuned value given: nothing to say
     captured = capsys.readouterr()
     assert captured.err == "" and json.loads(captured.out)["settings"]["rho_factor"] == 3.0
+
+
+def test_reconstruct_help_states_the_defaults_of_the_settings_tables(capsys):
+    from invsolve.solvers.settings import GENERIC, read_tuned
+
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    dds = read_tuned().row("dds", "ct8", "padis").settings
+    assert f"dds {GENERIC['dds']['steps']}" in help_text and f"dds on ct20/ct8 {dds['steps']}" in help_text
+    assert f"tuned: dds on ct20/ct8 {dds['cg_iterations']}" in help_text
+    assert "ADMM-TV settings" not in help_text  # one group for every solver's settings

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from invsolve.errors import InvsolveError
 from invsolve.linalg import conjugate_gradient
 from invsolve.operators import base as physics
+from invsolve.operators.base import Physics
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.settings import GENERIC
 
@@ -54,12 +55,12 @@ def _shrink(v: torch.Tensor, threshold: float, tv: str) -> torch.Tensor:
 
 
 def admm_tv(
-    operator,
+    operator: Physics,
     y: torch.Tensor,
-    prior=None,
+    prior: None = None,
     *,
-    generator=None,
-    progress=False,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
     lam: float | None,
     rho_factor: float,
     rho: float | None,
@@ -84,7 +85,7 @@ def admm_tv(
         u = torch.zeros_like(z)
         adjoint_y = operator.A_adjoint(y)
 
-        def normal_operator(v):
+        def normal_operator(v: torch.Tensor) -> torch.Tensor:
             return operator.A_adjoint(operator.A(v)) + rho * gradient_transpose(gradient(v))
 
         for _ in tqdm(range(iterations), desc="ADMM-TV", disable=not progress, leave=False):

@@ -4,11 +4,19 @@ nearest-neighbour upsampling."""
 import torch
 
 from invsolve.operators import base as physics
+from invsolve.operators.base import Physics
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.settings import GENERIC
 
 
-def baseline(operator, y: torch.Tensor, prior=None, *, generator=None, progress=False) -> torch.Tensor:
+def baseline(
+    operator: Physics,
+    y: torch.Tensor,
+    prior: None = None,
+    *,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
     return physics.baseline(operator, y)
 
 

@@ -39,7 +39,9 @@ from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.linalg import regularised_least_squares
 from invsolve.operators import base as physics
-from invsolve.solvers.loop import CountedPrior, diffusion_loop
+from invsolve.operators.base import Physics
+from invsolve.priors.base import Prior
+from invsolve.solvers.loop import Callback, CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
 from invsolve.solvers.settings import GENERIC
@@ -50,17 +52,26 @@ def per_image_norm(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
 
 
-def _schedule(prior, steps, sigma_max, sigma_min, schedule) -> NoiseSchedule:
+def _schedule(
+    prior: Prior, steps: int, sigma_max: float | None, sigma_min: float | None, schedule: str
+) -> NoiseSchedule:
     return NoiseSchedule.for_prior(prior, steps, schedule, sigma_max, sigma_min)
 
 
-def _langevin_move(x, denoised, sigma, generator, final, alpha):
+def _langevin_move(
+    x: torch.Tensor,
+    denoised: torch.Tensor,
+    sigma: float,
+    generator: torch.Generator | None,
+    final: bool,
+    alpha: float,
+) -> torch.Tensor:
     """x + alpha/2 * score + sqrt(alpha) z, with score = (denoised - x) / sigma^2; no z when ``final``."""
     x = x + alpha / 2 * (denoised - x) / sigma**2
     return x if final else x + math.sqrt(alpha) * seeded_normal(x.shape, generator, x)
 
 
-def _data_step(operator, y, x, sigma, zeta):
+def _data_step(operator: Physics, y: torch.Tensor, x: torch.Tensor, sigma: float, zeta: float) -> torch.Tensor:
     """Langevin/PC's data consistency: a normalised gradient step on ||y - A x||^2 (per image)."""
     residual = y - operator.A(x)
     step = zeta * min(40.0, 200.0 * sigma) / per_image_norm(residual).clamp_min(1e-12)
@@ -68,28 +79,28 @@ def _data_step(operator, y, x, sigma, zeta):
 
 
 def dps(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    inner,
-    zeta,
-    sigma_max,
-    sigma_min,
-    schedule,
-    start,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    inner: int,
+    zeta: float,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+    start: str,
+) -> torch.Tensor:
     """PaDIS Algorithm 1 (VE-DPS with Langevin). ``start``: "baseline" (the clamped baseline, as the
     reference code) or "noise" (sigma_max times white noise, the paper's ablation of table 5)."""
     counted = CountedPrior(prior)
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         x = x.detach().requires_grad_()
         denoised = counted.denoise(x, sigma, generator)
         misfit = per_image_norm(y - operator.A(denoised)).sum()  # a sum of per-image norms: independent images
@@ -103,25 +114,25 @@ def dps(
 
 
 def langevin(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    inner,
-    zeta,
-    sigma_max,
-    sigma_min,
-    schedule,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    inner: int,
+    zeta: float,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+) -> torch.Tensor:
     """Annealed Langevin dynamics with a normalised data step."""
     counted = CountedPrior(prior)
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         with torch.no_grad():
             x = _langevin_move(x, counted.denoise(x, sigma, generator), sigma, generator, final, alpha=sigma**2)
             return _data_step(operator, y, x, sigma, zeta)
@@ -133,27 +144,27 @@ def langevin(
 
 
 def pc(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    inner,
-    zeta,
-    snr,
-    sigma_max,
-    sigma_min,
-    schedule,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    inner: int,
+    zeta: float,
+    snr: float,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+) -> torch.Tensor:
     """Predictor-corrector: per level, ``inner`` Langevin corrector steps at signal-to-noise ratio ``snr``
     (each followed by the data step), then a reverse-VE Euler predictor to the next level."""
     counted = CountedPrior(prior)
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         with torch.no_grad():
             for _ in range(inner):
                 score, z = counted.score(x, sigma, generator), seeded_normal(x.shape, generator, x)
@@ -170,20 +181,20 @@ def pc(
 
 
 def ddnm(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    inner,
-    sigma_max,
-    sigma_min,
-    schedule,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    inner: int,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+) -> torch.Tensor:
     """VE-DDNM: the Langevin move of ``dps`` with the denoised image replaced by its range-space
     correction x0 = A_dagger y + D(x) - A_dagger A D(x). The result is the last x0, so A x = y holds
     wherever A_dagger is an exact pseudo-inverse (blur, subsampling); for CT A_dagger is FBP."""
@@ -191,7 +202,7 @@ def ddnm(
     measured = operator.A_dagger(y)
     corrected = None
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         nonlocal corrected
         with torch.no_grad():
             denoised = counted.denoise(x, sigma, generator)
@@ -216,21 +227,21 @@ NOISELESS_SIGMA_Y = 1e-3
 
 
 def diffpir(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    lam,
-    xi,
-    sigma_max,
-    sigma_min,
-    schedule,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    lam: float,
+    xi: float,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+) -> torch.Tensor:
     """DiffPIR from the baseline noised to sigma_max. ``lam`` weighs the prior against the data (small:
     trust the data), ``xi`` is the share of fresh noise when moving to the next level (0: deterministic).
     The result is the last proximal estimate, so it fits the data as closely as ``lam`` allows."""
@@ -238,7 +249,7 @@ def diffpir(
     sigma_y = max(physics.noise_level(operator), NOISELESS_SIGMA_Y)
     estimate = None
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         nonlocal estimate
         denoised = counted.denoise(x, sigma, generator)
         estimate = operator.prox_l2(denoised, y, sigma**2 / (lam * sigma_y**2))  # gamma = 1 / rho
@@ -252,23 +263,23 @@ def diffpir(
 
 
 def dds(
-    operator,
-    y,
-    prior,
+    operator: Physics,
+    y: torch.Tensor,
+    prior: Prior,
     *,
-    generator=None,
-    progress=False,
-    callback=None,
-    info=None,
-    steps,
-    cg_iterations,
-    gamma,
-    xi,
-    sigma_max,
-    sigma_min,
-    schedule,
-    start,
-):
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+    info: dict | None = None,
+    steps: int,
+    cg_iterations: int,
+    gamma: float,
+    xi: float,
+    sigma_max: float | None,
+    sigma_min: float | None,
+    schedule: str,
+    start: str,
+) -> torch.Tensor:
     """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
     on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
     baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
@@ -278,7 +289,7 @@ def dds(
     counted = CountedPrior(prior)
     estimate = None
 
-    def step(x, sigma, next_sigma, final):
+    def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         nonlocal estimate
         denoised = counted.denoise(x, sigma, generator)
         estimate = data_consistent(operator, y, denoised, gamma, cg_iterations)
@@ -291,7 +302,9 @@ def dds(
     return _finish(estimate, counted, info)
 
 
-def data_consistent(operator, y, anchor, gamma, cg_iterations):
+def data_consistent(
+    operator: Physics, y: torch.Tensor, anchor: torch.Tensor, gamma: float, cg_iterations: int
+) -> torch.Tensor:
     """DDS's data step: min_u ||A u - y||^2 + gamma ||u - anchor||^2, in closed form where the
     operator has one and gamma > 0, else ``cg_iterations`` CG steps from ``anchor``."""
     if gamma > 0 and physics.has_closed_form_prox(operator):
@@ -299,23 +312,36 @@ def data_consistent(operator, y, anchor, gamma, cg_iterations):
     return regularised_least_squares(operator, y, anchor, gamma, cg_iterations)
 
 
-def _renoise(estimate, predicted_noise, next_sigma, xi, generator):
+def _renoise(
+    estimate: torch.Tensor,
+    predicted_noise: torch.Tensor,
+    next_sigma: float,
+    xi: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
     """Move a clean estimate to noise level ``next_sigma``: a share ``xi`` of the noise variance fresh,
     the rest along the noise the sampler predicted (DDIM's eta, DiffPIR's zeta)."""
     fresh_noise = seeded_normal(estimate.shape, generator, estimate)
     return estimate + next_sigma * (math.sqrt(1 - xi) * predicted_noise + math.sqrt(xi) * fresh_noise)
 
 
-def _noised_start(operator, y, levels, generator, from_baseline=False):
+def _noised_start(
+    operator: Physics,
+    y: torch.Tensor,
+    levels: NoiseSchedule,
+    generator: torch.Generator | None,
+    from_baseline: bool = False,
+) -> torch.Tensor:
     """sigma_max times standard normal noise of the image's shape, on the clamped baseline when
     ``from_baseline`` (DiffPIR, DDS) or alone (Langevin, PC, ``start="noise"``)."""
     noise = levels.sigma_max * seeded_normal(operator.A_adjoint(y).shape, generator, y)
     return physics.baseline(operator, y) + noise if from_baseline else noise
 
 
-def _finish(x, counted, info):
+def _finish(x: torch.Tensor | None, counted: CountedPrior, info: dict | None) -> torch.Tensor:
     if info is not None:
         info["nfe"] = counted.nfe
+    assert x is not None, "a schedule has at least two levels, so every solver made an estimate"
     return x.clamp(0, 1)
 
 

@@ -7,16 +7,22 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
 from invsolve.solvers.schedule import NoiseSchedule
+
+#: One move of a sampler: ``step(x, sigma, next_sigma, final) -> x``.
+Step = Callable[[torch.Tensor, float, float, bool], torch.Tensor]
+#: What a caller sees after each noise level: ``callback(level, sigma, x)``.
+Callback = Callable[[int, float, torch.Tensor], None]
 
 
 class CountedPrior:
     """Calls a prior and counts network function evaluations (one per call, for the whole batch)."""
 
-    def __init__(self, prior):
+    def __init__(self, prior: Prior):
         self.prior, self.nfe = prior, 0
 
-    def denoise(self, x, sigma, generator=None):
+    def denoise(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
         self.nfe += 1
         denoised = self.prior(x, sigma, generator=generator)
         if not torch.isfinite(denoised).all() and torch.isfinite(x).all():
@@ -26,7 +32,7 @@ class CountedPrior:
             )
         return denoised
 
-    def score(self, x, sigma, generator=None):
+    def score(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
         return (self.denoise(x, sigma, generator) - x) / sigma**2
 
 
@@ -34,11 +40,11 @@ def diffusion_loop(
     x: torch.Tensor,
     schedule: NoiseSchedule,
     inner: int,
-    step: Callable,
+    step: Step,
     *,
     name: str,
     progress: bool = False,
-    callback: Callable | None = None,
+    callback: Callback | None = None,
 ) -> torch.Tensor:
     """Run ``x = step(x, sigma, next_sigma, final)`` ``inner`` times per noise level.
 

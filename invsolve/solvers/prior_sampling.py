@@ -7,12 +7,13 @@ import torch
 from invsolve.catalog import SAMPLING_METHODS
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
 from invsolve.solvers.loop import CountedPrior, diffusion_loop
 from invsolve.solvers.schedule import NoiseSchedule
 
 
 def sample_prior(
-    prior,
+    prior: Prior,
     count: int,
     *,
     image_size: int | None = None,
@@ -35,18 +36,20 @@ def sample_prior(
     if count < 1 or inner < 1:
         raise InvsolveError("need at least one sample and one inner iteration")
     size = image_size or prior.image_size
+    if size is None or prior.channels is None:
+        raise InvsolveError("this prior is not tied to one image size and channel count; it cannot be sampled alone")
     levels = NoiseSchedule.for_prior(prior, steps, schedule)
     counted = CountedPrior(prior)
 
-    def noise(x):
+    def noise(x: torch.Tensor) -> torch.Tensor:
         return seeded_normal(x.shape, generator, x)
 
-    def langevin(x, sigma, next_sigma, final):
+    def langevin(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         alpha = 0.5 * sigma**2
         x = x + alpha / 2 * counted.score(x, sigma, generator)
         return x if final else x + math.sqrt(alpha) * noise(x)
 
-    def reverse_ve(x, sigma, next_sigma, final):
+    def reverse_ve(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
         variance = sigma**2 - next_sigma**2
         x = x + variance * counted.score(x, sigma, generator)
         return x if final else x + math.sqrt(variance) * noise(x)

@@ -2,12 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from invsolve.errors import InvsolveError
 from invsolve.operators import base as physics
+from invsolve.operators.base import Physics
 from invsolve.priors.base import Prior
+from invsolve.solvers.loop import Callback
 from invsolve.solvers.settings import check_settings
 
 
@@ -30,22 +33,22 @@ class Solver:
     def parameters(self) -> tuple[str, ...]:
         return tuple(self.generic)
 
-    def complete(self, **given) -> dict:
+    def complete(self, **given: Any) -> dict:
         """The full settings of a run given ``given`` (None means "the generic value"); a setting the
         solver does not take, or a value of the wrong type or range, is refused in one line."""
         return self.generic | check_settings(self.name, given)
 
     def __call__(
         self,
-        operator,
+        operator: Physics,
         y: torch.Tensor,
-        prior=None,
+        prior: Prior | None = None,
         *,
         generator: torch.Generator | None = None,
         progress: bool = False,
         info: dict | None = None,
-        callback=None,
-        **overrides,
+        callback: Callback | None = None,
+        **overrides: Any,
     ) -> torch.Tensor:
         """Reconstruct; ``info`` (a dict, optional) receives ``nfe``, the prior evaluations spent;
         ``callback(level, sigma, x)`` sees a diffusion solver's iterate after each noise level."""

@@ -6,6 +6,7 @@ import torch
 
 from invsolve.catalog import SCHEDULE_KINDS, SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
+from invsolve.priors.base import Prior
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class NoiseSchedule:
     kind: str = "edm"
     rho: float = 7.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in SCHEDULE_KINDS:
             raise InvsolveError(f"unknown schedule {self.kind!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
         if not 0 < self.sigma_min < self.sigma_max:
@@ -39,7 +40,12 @@ class NoiseSchedule:
 
     @classmethod
     def for_prior(
-        cls, prior, steps: int = 100, kind: str = "edm", sigma_max: float | None = None, sigma_min: float | None = None
+        cls,
+        prior: Prior,
+        steps: int = 100,
+        kind: str = "edm",
+        sigma_max: float | None = None,
+        sigma_min: float | None = None,
     ) -> "NoiseSchedule":
         """The prior's own sigma range unless overridden."""
         return cls(

@@ -16,8 +16,10 @@ import json
 import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from invsolve.catalog import CLASSICAL_DEFAULT, DPS_STARTS, FALLBACK_SOLVER, PREFERRED_SOLVER, SCHEDULE_KINDS
 from invsolve.errors import InvsolveError
@@ -28,8 +30,8 @@ from invsolve.errors import InvsolveError
 #: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam has no generic value: the TV
 #: weight depends on the scale of the data, so an untuned operator needs it passed.
 #: The registered solvers take exactly these keywords.
-DIFFUSION_COMMON = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
-GENERIC = {
+DIFFUSION_COMMON: dict[str, Any] = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
+GENERIC: dict[str, dict[str, Any]] = {
     "baseline": {},
     "admm-tv": {"lam": None, "rho_factor": 10.0, "rho": None, "iterations": 200, "cg_iterations": 3, "tv": "isotropic"},
     "dps": DIFFUSION_COMMON | {"steps": 100, "inner": 10, "zeta": 0.3, "start": "baseline"},
@@ -41,11 +43,11 @@ GENERIC = {
 }
 
 
-def _whole(low):
+def _whole(low: int) -> Callable[[object], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-def _number(test):
+def _number(test: Callable[[float], bool]) -> Callable[[object], bool]:
     return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and test(v)
 
 
@@ -97,7 +99,7 @@ def check_settings(solver: str, settings: dict) -> dict:
     return given
 
 
-def parse_value(text: str):
+def parse_value(text: str) -> int | float | str:
     """A setting's value from text (a command line, a grid): an int or a float where the text is one,
     else the text."""
     for kind in (int, float):
@@ -144,7 +146,7 @@ class TunedTable:
     rows: tuple[TunedRow, ...]
     source: str = field(default=str(TUNED_FILE), compare=False)
 
-    def __post_init__(self):  # one order, so a table written and read back compares equal
+    def __post_init__(self) -> None:  # one order, so a table written and read back compares equal
         object.__setattr__(self, "rows", tuple(sorted(self.rows, key=lambda r: (r.solver, r.preset, r.prior or ""))))
 
     def row(self, solver: str, preset: str | None, prior_kind: str | None) -> TunedRow | None:

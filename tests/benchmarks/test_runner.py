@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,8 +15,11 @@ from invsolve.benchmarks.suite import load_suite
 from invsolve.benchmarks.tuning import tune
 from invsolve.cli import main as cli
 from invsolve.errors import InvsolveError
-from invsolve.operators import PRESETS
-from invsolve.solvers import SOLVERS
+from invsolve.operators import PRESETS, make_operator
+from invsolve.priors import load
+from invsolve.solvers import SOLVERS, get_solver
+from invsolve.solvers.settings import TUNED_FILE, read_tuned
+from invsolve.tasks import choose_settings
 
 TINY_SUITE = """
 [suite]
@@ -160,6 +164,27 @@ def test_tune_scans_the_validation_split_and_writes_the_choice(suite_file, tmp_p
     results = read_results(tmp_path / "tune")
     assert {r["split"] for r in results.values()} == {"validation"} and len(results) == 2 * 2
     assert "[methods.admm-tv.task_settings.ct8]\nlam = " in (tmp_path / "tune" / "tuned.toml").read_text()
+
+
+def test_tune_write_updates_the_tuned_table_that_runs_then_read(suite_file, tmp_path, capsys):
+    table = tmp_path / "tuned.toml"
+    shutil.copy(TUNED_FILE, table)
+    before = read_tuned(table)
+    args = ["bench", "tune", str(suite_file), "--method", "padis", "--tasks", "ct8", "--out", str(tmp_path / "t")]
+    assert cli([*args, "--param", "zeta=0.05,7", "--write", str(table)]) == 0
+    assert f"updated the tuned table {table}" in capsys.readouterr().out
+    row = read_tuned(table).row("dps", "ct8", "padis")  # the tiny prior is a PaDIS prior
+    chosen = tune(load_suite(suite_file).select(["ct8"]), "padis", {"zeta": [0.05, 7]}, tmp_path / "t")["chosen"]
+    assert row.settings == before.row("dps", "ct8", "padis").settings | {"steps": 2, "inner": 1} | chosen["ct8"]
+    assert row.log == str(tmp_path / "t" / "tuning.txt") and (tmp_path / "t" / "tuning.txt").is_file()
+    assert [r for r in read_tuned(table).rows if r.key != row.key] == [r for r in before.rows if r.key != row.key]
+    op, prior = make_operator("ct8", 64), load(_prior(suite_file))
+    assert choose_settings(get_solver("dps"), op, prior, tuned=table).values["zeta"] == chosen["ct8"]["zeta"]
+    assert read_tuned() == read_tuned(TUNED_FILE)  # the package's own table was not touched
+
+
+def _prior(suite_file):
+    return load_suite(suite_file).methods["padis"].prior_for(load_suite(suite_file).tasks["ct8"])
 
 
 def test_the_tune_command_prints_each_setting_as_given(suite_file, tmp_path, capsys):
