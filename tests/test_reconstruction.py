@@ -67,15 +67,16 @@ def test_save_refuses_a_bad_name_before_writing(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_the_prior_precision_is_chosen_and_reported(tiny_prior_file):
+def test_the_prior_precision_is_chosen_and_reported(tiny_prior_file, device):
     from invsolve.devices import bf16_pays
 
     runs = {
-        precision: reconstruct("ct8", prior=tiny_prior_file, precision=precision, steps=4, image_size=64)
+        precision: reconstruct("ct8", prior=tiny_prior_file, precision=precision, steps=4, image_size=64, device=device)
         for precision in ("auto", "fp32", "bf16")
     }
     assert runs["fp32"].report["precision"] == "fp32" and runs["bf16"].report["precision"] == "bf16"
-    assert runs["auto"].report["precision"] == ("bf16" if bf16_pays(torch.device("cpu")) else "fp32")
+    assert runs["auto"].report["precision"] == ("bf16" if bf16_pays(device) else "fp32")
+    assert runs["auto"].report["device"] == str(device) and runs["auto"].image.device.type == device.type
     assert not torch.equal(runs["fp32"].image, runs["bf16"].image)
     assert torch.equal(runs["auto"].image, runs[runs["auto"].report["precision"]].image)
     assert reconstruct("ct8", solver="admm-tv", **FAST).report["precision"] is None  # no network, no precision

@@ -20,10 +20,10 @@ def _inner(a, b):
 
 
 @pytest.mark.parametrize("name,size,channels", CASES)
-def test_adjoint_is_the_transpose(name, size, channels, generator):
-    op = make_operator(name, size, channels=channels)
-    x = torch.rand(2, *op.image_shape, generator=generator)
-    y = torch.rand(2, *op.measurement_shape, generator=generator)
+def test_adjoint_is_the_transpose(name, size, channels, generator, device):
+    op = make_operator(name, size, channels=channels, device=device)
+    x = torch.rand(2, *op.image_shape, generator=generator).to(device)
+    y = torch.rand(2, *op.measurement_shape, generator=generator).to(device)
     lhs, rhs = _inner(op.A(x), y), _inner(x, op.A_adjoint(y))
     assert abs(lhs - rhs) / abs(lhs) < 1e-4
 

@@ -1,6 +1,8 @@
 """Diffusion solvers against an exact Gaussian posterior, DDNM's data consistency, and every
 solver x prior x preset combination."""
 
+import copy
+
 import deepinv
 import pytest
 import torch
@@ -30,13 +32,20 @@ def gaussian_problem():
     return prior, op, y, post_mean, post_cov.diagonal().sqrt()
 
 
-def bias_in_posterior_sds(problem, solver, **settings):
-    """Mean over pixels of |sample mean - posterior mean| / posterior sd, from 64 independent samples."""
+CPU = torch.device("cpu")
+
+
+def bias_in_posterior_sds(problem, solver, device=CPU, **settings):
+    """Mean over pixels of |sample mean - posterior mean| / posterior sd, from 64 independent samples,
+    the solver running on ``device`` (operator, prior, data and generator there)."""
     prior, op, y, post_mean, post_sd = problem
+    if device.type != "cpu":
+        prior, y = copy.deepcopy(prior).to(device), y.to(device)
+        op = make_operator("deblur", SIZE, channels=1, kernel_size=3, noise=NOISE, device=device)
     x = get_solver(solver)(
-        op, y.repeat(SAMPLES, 1, 1, 1), prior, generator=torch.Generator().manual_seed(3), steps=100, **settings
+        op, y.repeat(SAMPLES, 1, 1, 1), prior, generator=torch.Generator(device).manual_seed(3), steps=100, **settings
     )
-    return ((x.reshape(SAMPLES, -1).double().mean(0) - post_mean) / post_sd).abs().mean().item()
+    return ((x.reshape(SAMPLES, -1).cpu().double().mean(0) - post_mean) / post_sd).abs().mean().item()
 
 
 # Sampling error alone: the mean of 64 samples is off by 1/8 = 0.125 posterior sd per pixel (rms), so
@@ -50,9 +59,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("solver", list(CASES))
-def test_sample_mean_matches_the_exact_posterior_mean(gaussian_problem, solver):
+def test_sample_mean_matches_the_exact_posterior_mean(gaussian_problem, solver, device):
     settings, bound = CASES[solver]
-    assert bias_in_posterior_sds(gaussian_problem, solver, **settings) < bound
+    assert bias_in_posterior_sds(gaussian_problem, solver, device, **settings) < bound
 
 
 @pytest.mark.parametrize("solver", list(CASES))
@@ -65,8 +74,8 @@ def test_a_broken_data_step_fails_the_same_check(gaussian_problem, solver, broke
 
 # DiffPIR with lam 1 weighs the data by its noise exactly (rho = sigma_y^2 / sigma^2) and xi 1 renoises
 # afresh: measured bias 0.08. Trusting the data 10x too much or too little (lam 0.1 / 10): 0.79 / 0.60.
-def test_diffpir_sample_mean_matches_the_exact_posterior_mean(gaussian_problem):
-    assert bias_in_posterior_sds(gaussian_problem, "diffpir", lam=1.0, xi=1.0) < 0.3
+def test_diffpir_sample_mean_matches_the_exact_posterior_mean(gaussian_problem, device):
+    assert bias_in_posterior_sds(gaussian_problem, "diffpir", device, lam=1.0, xi=1.0) < 0.3
 
 
 @pytest.mark.parametrize("lam", [0.1, 10.0])
