@@ -125,9 +125,10 @@ def _csv(rows: list[dict], columns) -> bytes:
     return buffer.getvalue().encode()
 
 
-def figures(suite, results: dict, out: Path) -> list[Path]:
-    """One PNG per task: a row per saved image, ground truth then each method with its PSNR."""
-    written = []
+def figure_panels(suite, results: dict, out: Path) -> dict[str, tuple[int, list]]:
+    """Per task with saved images: (rows, panels), a row per saved image, ground truth then each
+    method with its PSNR. Everything is read here, before the report writes anything."""
+    figures = {}
     for task in suite.tasks.values():
         folder = out / "images" / task.name
         panels, rows = [], 0
@@ -136,35 +137,47 @@ def figures(suite, results: dict, out: Path) -> list[Path]:
             if not truth_file.exists():
                 continue
             rows += 1
-            panels.append((f"ground truth #{index}", torch.from_numpy(np.load(truth_file))))
+            panels.append((f"ground truth #{index}", torch.from_numpy(_read_array(truth_file))))
             for method in suite.methods.values():
                 seed = suite.seeds[0]
                 record = results.get(f"{task.name}/{method.name}/{index}/{seed}")
                 image_file = folder / f"{index}-{method.name}-seed{seed}.npy"
                 if record and image_file.exists():
-                    panels.append(
-                        (
-                            f"{method.label}\n{record['psnr']:.2f} dB / {record['ssim']:.3f}",
-                            torch.from_numpy(np.load(image_file)),
-                        )
-                    )
+                    title = f"{method.label}\n{record['psnr']:.2f} dB / {record['ssim']:.3f}"
+                    panels.append((title, torch.from_numpy(_read_array(image_file))))
         if rows:
-            columns = -(-len(panels) // rows)
-            path = out / "figures" / f"{task.name}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_comparison(
-                path,
-                panels,
-                rows=rows,
-                panel_inches=2.4 if columns < 6 else 2.0,
-                title=f"{suite.name}: {task.name} ({task.op}, {suite.image_size} px)",
-            )
-            written.append(path)
+            figures[task.name] = (rows, panels)
+    return figures
+
+
+def _read_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise InvsolveError(f"{path} is damaged ({error}); delete it and rerun its cell") from None
+
+
+def write_figures(suite, figures: dict[str, tuple[int, list]], out: Path) -> list[Path]:
+    written = []
+    for name, (rows, panels) in figures.items():
+        columns = -(-len(panels) // rows)
+        path = out / "figures" / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_comparison(
+            path,
+            panels,
+            rows=rows,
+            panel_inches=2.4 if columns < 6 else 2.0,
+            title=f"{suite.name}: {name} ({suite.tasks[name].op}, {suite.image_size} px)",
+        )
+        written.append(path)
     return written
 
 
 def report(out: str | Path) -> dict:
-    """Write ``report.md``, ``results.csv`` (one row per cell), ``summary.csv`` and ``figures/*.png``."""
+    """Write ``report.md``, ``results.csv`` (one row per cell), ``summary.csv`` and ``figures/*.png``,
+    once every input (suite record, results, saved images) has been read: a damaged input stops the
+    report before it has written anything."""
     out = Path(out)
     recorded = read_recorded_suite(out)
     suite = build_suite(recorded["suite"])
@@ -173,6 +186,7 @@ def report(out: str | Path) -> dict:
         raise InvsolveError(f"{out} holds no finished cells yet")
     rows = summary_rows(suite, results)
     text = markdown(suite, rows, recorded["split"])
+    panels = figure_panels(suite, results, out)  # every input read before the first file is written
     atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     cells = sorted(results.values(), key=lambda r: (r["task"], r["method"], r["index"], r["seed"]))
     atomic_write(out / "results.csv", lambda f: f.write(_csv(cells, CELL_COLUMNS)))
@@ -181,6 +195,6 @@ def report(out: str | Path) -> dict:
         "markdown": text,
         "rows": rows,
         "cells": len(cells),
-        "figures": figures(suite, results, out),
+        "figures": write_figures(suite, panels, out),
         "files": [out / "report.md", out / "results.csv", out / "summary.csv"],
     }

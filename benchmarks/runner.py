@@ -24,10 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.benchmarks.suite import Method, Suite, check_resources
-from invsolve.data import get_source
+from invsolve.data import get_source, source_location
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
-from invsolve.io import atomic_write, exclusive_lock
+from invsolve.io import atomic_write, check_distinct, exclusive_lock
 from invsolve.operators import get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
@@ -237,6 +237,8 @@ def run_suite(
     resolved = resolve_device(device)
     if resolved.type == "cuda" and "LOCAL_RANK" in os.environ:
         resolved = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    datasets = {f"task {task.name}'s dataset": source_location(task.dataset) for task in suite.tasks.values()}
+    check_distinct(datasets, {"out": out})
     space = Workspace(suite, split, count, resolved)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

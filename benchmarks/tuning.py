@@ -30,6 +30,8 @@ def parse_grid(assignments: list[str]) -> dict[str, list]:
         name, sep, values = assignment.partition("=")
         if not sep or not values:
             raise InvsolveError(f"--param {assignment!r}: expected NAME=V1,V2,..., e.g. zeta=0.1,0.3,1")
+        if name.strip() in grid:
+            raise InvsolveError(f"--param {name.strip()} is given twice; list all its values in one: NAME=V1,V2")
         grid[name.strip()] = [parse_value(v.strip()) for v in values.split(",")]
     return grid
 

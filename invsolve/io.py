@@ -184,19 +184,42 @@ def check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], what
     os.unlink(probe)
 
 
-def check_distinct(inputs: dict[str, object], outputs: dict[str, object]) -> None:
-    """Refuse, before any work, an output that would overwrite an input or another output.
+def resolved_path(path: str | os.PathLike, name: str) -> Path:
+    """``path`` made absolute with its symlinks followed; a loop of links is a clean error."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as error:  # RuntimeError("Symlink loop ...") up to Python 3.12, ELOOP after
+        raise InvsolveError(f"{name} {path} cannot be resolved ({error}); a loop of symbolic links?") from None
 
-    ``inputs`` and ``outputs`` map what the user called each path (``--input``) to the path or None.
+
+def check_distinct(inputs: dict[str, object], outputs: dict[str, object]) -> None:
+    """Refuse, before any work, an output that would destroy an input or another output: one that is
+    the same path as an input, lies inside an input folder, or is a folder holding an input (writing
+    or replacing it would take the input with it); and two outputs at one path.
+
+    ``inputs`` and ``outputs`` map what the user called each path (``--input``) to the path or None
+    (entries that are not paths, such as a built-in source name, are skipped).
     """
-    seen = {Path(path).resolve(): name for name, path in inputs.items() if isinstance(path, str | os.PathLike)}
+    given = {name: resolved_path(path, name) for name, path in inputs.items() if isinstance(path, str | os.PathLike)}
+    seen: dict[Path, str] = {}
     for name, path in outputs.items():
-        if path is None:
+        if not isinstance(path, str | os.PathLike):
             continue
-        resolved = Path(path).resolve()
-        if resolved in seen:
-            raise InvsolveError(f"{name} {path} is the same file as {seen[resolved]}; give another file name")
-        seen[resolved] = name
+        out = resolved_path(path, name)
+        for input_name, source in given.items():
+            if out == source:
+                raise InvsolveError(f"{name} {path} is the same path as {input_name}; give another path")
+            if source in out.parents:
+                raise InvsolveError(
+                    f"{name} {path} lies inside {input_name} {source}; write outside the inputs of the command"
+                )
+            if out in source.parents:
+                raise InvsolveError(
+                    f"{name} {path} holds {input_name} {source}; writing it could destroy that input, give another path"
+                )
+        if out in seen:
+            raise InvsolveError(f"{name} {path} is the same path as {seen[out]}; give another path")
+        seen[out] = name
 
 
 @contextlib.contextmanager

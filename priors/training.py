@@ -24,10 +24,10 @@ from tqdm.auto import tqdm
 
 import invsolve
 from invsolve.catalog import PRIOR_KINDS, SIGMA_MAX, SIGMA_MIN
-from invsolve.data import get_source
+from invsolve.data import get_source, source_location
 from invsolve.devices import seeded_integers
 from invsolve.errors import InvsolveError
-from invsolve.io import check_output, exclusive_lock
+from invsolve.io import check_distinct, check_output, exclusive_lock
 from invsolve.priors.checkpoint import write_checkpoint
 from invsolve.priors.distributed import Distributed
 from invsolve.priors.loss_log import LossLog
@@ -160,13 +160,21 @@ def train(config: TrainingConfig, progress: bool = True) -> Path:
     """Train as ``config`` says; returns the prior file (written by rank 0)."""
     config = check_config(config)
     out, state_path, log_path = companion_paths(config.out)
+    outputs = {"out": out, "its training state": state_path, "its loss log": log_path}
+    check_distinct({"data": source_location(config.data)}, outputs)
+    if config.resume and config.replace:
+        raise InvsolveError("resume continues the run at out, replace starts a new one over it: give one")
+    if out.exists() and not (config.resume or config.replace):
+        raise InvsolveError(
+            f"{out} exists; pass resume=True to continue its run, replace=True to train over it, or another out"
+        )
     ranks = Distributed(config.device)
     # rank 0 writes the files, so rank 0 holds the lock: a second run with the same out stops at once
     busy = f"another training run is writing {out}; wait for it or give another out file"
     lock = exclusive_lock(out.with_name(out.stem + ".lock"), busy) if ranks.main else contextlib.nullcontext()
     try:
         with lock:
-            if not config.resume and state_path.exists():
+            if not (config.resume or config.replace) and state_path.exists():
                 raise InvsolveError(
                     f"{state_path} holds an earlier run's training state; pass resume=True to continue it, "
                     "or delete it (and the prior file) to start over"

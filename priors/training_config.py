@@ -31,6 +31,7 @@ class TrainingConfig:
     checkpoint_every: str = "10m"
     seed: int = 0
     resume: bool = False
+    replace: bool = False  # train over an existing prior file at ``out`` (a new run, not a resume)
     device: str = "auto"
     command: str = field(default_factory=lambda: shlex.join(["invsolve", *sys.argv[1:]]))
 

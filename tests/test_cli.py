@@ -148,3 +148,31 @@ def test_reconstruct_help_states_the_defaults_of_the_settings_tables(capsys):
     assert f"dds {GENERIC['dds']['steps']}" in help_text and f"dds on ct20/ct8 {dds['steps']}" in help_text
     assert f"tuned: dds on ct20/ct8 {dds['cg_iterations']}" in help_text
     assert "ADMM-TV settings" not in help_text  # one group for every solver's settings
+
+
+def test_json_is_strict_json_even_for_an_infinite_psnr():
+    from invsolve.cli.reconstruct import json_report
+
+    text = json_report({"psnr": float("inf"), "ssim": 1.0, "baseline_psnr": float("nan"), "op": "ct8"})
+    report = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert report["psnr"] is None and report["baseline_psnr"] is None and report["ssim"] == 1.0
+    assert "equals the ground truth" in report["notes"]["psnr"] and "undefined" in report["notes"]["baseline_psnr"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tasks", ","], "expected one or more comma-separated names"),
+        (["--method", "admm-tv", "--param", "lam=0.1", "--param", "lam=0.3"], "--param lam is given twice"),
+    ],
+)
+def test_selections_that_run_nothing_or_twice_are_refused(capsys, args, message):
+    from pathlib import Path
+
+    suite = Path(__file__).resolve().parents[1] / "benchmarks" / "mini.toml"
+    command = "tune" if "--method" in args else "run"
+    try:
+        status = main(["bench", command, str(suite), *args])
+    except SystemExit as stop:  # argparse refuses while parsing
+        status = stop.code
+    assert status == 2 and message in capsys.readouterr().err

@@ -55,10 +55,10 @@ def test_a_folder_that_cannot_hold_files_is_refused_even_for_root(tmp_path):
 @pytest.mark.parametrize(
     "inputs, outputs, message",
     [
-        ({"--input": "a.png"}, {"--out": "a.png"}, "--out a.png is the same file as --input"),
-        ({"--input": "a.png"}, {"--out": "x/../a.png"}, "same file as --input"),
-        ({"--measurement": "y.npy"}, {"--out": "y.npy"}, "same file as --measurement"),
-        ({}, {"--out": "r.png", "--figure": "./r.png"}, "--figure ./r.png is the same file as --out"),
+        ({"--input": "a.png"}, {"--out": "a.png"}, "--out a.png is the same path as --input"),
+        ({"--input": "a.png"}, {"--out": "x/../a.png"}, "same path as --input"),
+        ({"--measurement": "y.npy"}, {"--out": "y.npy"}, "same path as --measurement"),
+        ({}, {"--out": "r.png", "--figure": "./r.png"}, "--figure ./r.png is the same path as --out"),
     ],
 )
 def test_outputs_never_overwrite_inputs_or_each_other(tmp_path, monkeypatch, inputs, outputs, message):
@@ -77,7 +77,7 @@ def test_reconstruct_refuses_to_overwrite_its_input_and_leaves_it_alone(tmp_path
     for extra in (["--out", str(image)], ["--out", str(tmp_path / "r.png"), "--figure", str(tmp_path / "r.png")]):
         assert main(["reconstruct", "--op", "ct8", "--solver", "baseline", "--input", str(image), *extra]) == 2
         err = capsys.readouterr().err
-        assert "is the same file as" in err and len(err.strip().splitlines()) == 1
+        assert "is the same path as" in err and len(err.strip().splitlines()) == 1
     assert image.read_bytes() == before and not (tmp_path / "r.png").exists()
 
 

@@ -9,6 +9,7 @@ line on stderr and exit status 2; outputs are written atomically.
 
 import argparse
 import re
+import signal
 import sys
 import warnings
 
@@ -58,9 +59,16 @@ def _allocation(err: BaseException) -> str:
     return f"an allocation of {found.group(1)} failed" if found else "an allocation failed"
 
 
+def _terminated(signum, frame):
+    """SIGTERM (a job scheduler, ``kill``, a container stop) ends a run as Ctrl-C does: the same
+    clean-up of temporary files and folders, earlier outputs kept."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _print_notice
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return SUBCOMMANDS[args.command].run(args, argv if argv is not None else sys.argv[1:])
     except InvsolveError as err:
@@ -88,3 +96,12 @@ def main(argv=None) -> int:
         return 130
     finally:
         warnings.showwarning = _show_warning
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    """Signal handlers can only be set from the main thread (a test runner may call main elsewhere)."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

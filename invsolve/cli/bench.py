@@ -70,15 +70,16 @@ def run(args, argv) -> int:
         print(f"wrote {', '.join(map(str, written['files'] + written['figures']))} ({written['cells']} cells)")
         return 0
     from invsolve.errors import InvsolveError
+    from invsolve.io import check_distinct
 
     if args.limit is not None and args.limit < 1:
         raise InvsolveError(f"--limit must be at least 1, got {args.limit}")
     suite = load_suite(args.suite, args.overrides).select(args.tasks, getattr(args, "methods", None))
     progress = sys.stderr.isatty()
     if args.bench_command == "run":
-        done = run_suite(
-            suite, args.out or f"bench-{suite.name}", limit=args.limit, device=args.device, progress=progress
-        )
+        out = args.out or f"bench-{suite.name}"
+        check_distinct({"SUITE": args.suite}, {"--out": out})
+        done = run_suite(suite, out, limit=args.limit, device=args.device, progress=progress)
         print(
             f"rank {done['rank']}/{done['world']}: ran {done['ran']} cells, {done['skipped']} already finished, "
             f"{done['mine']} of {done['cells']} are this rank's; results in {done['out']} "
@@ -86,6 +87,7 @@ def run(args, argv) -> int:
         )
         return 0
     out = args.out or f"bench-{suite.name}-tune-{args.method}"
+    check_distinct({"SUITE": args.suite}, {"--out": out, "--write": args.write})
     chosen = tune(
         suite,
         args.method,

@@ -51,12 +51,13 @@ def run(args, argv) -> int:
 
 
 def show_data(args) -> int:
-    from invsolve.data import get_source
+    from invsolve.data import get_source, source_location
     from invsolve.errors import InvsolveError
     from invsolve.figures import save_comparison
-    from invsolve.io import check_output
+    from invsolve.io import check_distinct, check_output
 
     check_output(args.out, (".png",), "--out")
+    check_distinct({"SOURCE": source_location(args.source)}, {"--out": args.out})
     source = get_source(args.source, args.split, args.image_size, args.channels)
     count = min(args.count, len(source))
     if count < 1:

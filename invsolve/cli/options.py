@@ -99,7 +99,11 @@ def float_list(text: str) -> tuple[float, ...]:
 
 
 def names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    """``a,b`` as ["a", "b"]; a list that names nothing (``,``) selects nothing, so it is refused."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    if not chosen:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return chosen
 
 
 def braced(names) -> str:

@@ -1,6 +1,7 @@
 """``invsolve reconstruct``: the command-line face of ``invsolve.reconstruction.reconstruct``."""
 
 import json
+import math
 import sys
 
 from invsolve.catalog import (
@@ -156,6 +157,19 @@ def _shown(value, name: str) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def json_report(report: dict) -> str:
+    """The report as strict JSON: a score that is not finite (PSNR of a perfect reconstruction is
+    infinite) becomes null, with the reason under ``notes``; JSON has no Infinity or NaN."""
+    notes = {}
+    for key, value in report.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            notes[key] = f"{value} (not a JSON number): " + (
+                "the reconstruction equals the ground truth" if value == math.inf else "undefined for these images"
+            )
+    clean = {key: (None if key in notes else value) for key, value in report.items()}
+    return json.dumps(clean | ({"notes": notes} if notes else {}), allow_nan=False)
+
+
 def run(args, argv) -> int:
     from invsolve.io import check_distinct, check_output
     from invsolve.reconstruction import FIGURE_SUFFIXES, OUTPUT_SUFFIXES, reconstruct, resolve_prior_name
@@ -185,7 +199,7 @@ def run(args, argv) -> int:
     )
     written = result.save(out, figure)
     if args.json:
-        print(json.dumps({**result.report, "out": out, "figure": figure}))
+        print(json_report({**result.report, "out": out, "figure": figure}))
     else:
         print("\n".join([result.summary(), *(f"  wrote {path}" for path in written)]))
     return 0

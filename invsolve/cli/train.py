@@ -98,7 +98,14 @@ def add_parser(commands) -> None:
         metavar="FILE.safetensors",
         help="the prior file; FILE.state.safetensors (for --resume) and FILE.log.csv go beside it",
     )
-    train.add_argument("--resume", action="store_true", help="continue the run whose state is beside --out")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue the run whose state is beside --out")
+    again.add_argument(
+        "--replace",
+        action="store_true",
+        help="start a new run over an existing --out (its state and loss log too); without it an existing "
+        "prior file is refused",
+    )
 
 
 def run(args, argv) -> int:

@@ -207,6 +207,12 @@ def get_source(
     )
 
 
+def source_location(name: str) -> str | None:
+    """The file or folder an image source reads, for checks that outputs stay clear of inputs: None
+    for the built-in names (phantoms, photos; headct reads an installed package's file)."""
+    return None if name in BUILTIN_SOURCES else name
+
+
 def leakage(held_out: ImageSource, train: ImageSource) -> list[tuple[str, str, float]]:
     """For each held-out image, its most similar training image and their PSNR in dB.
 

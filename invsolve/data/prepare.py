@@ -32,6 +32,7 @@ from invsolve.io import (
     DICOM_SUFFIXES,
     IMAGE_SUFFIXES,
     atomic_write,
+    check_distinct,
     current_umask,
     is_dicom_file,
     read_image,
@@ -78,6 +79,7 @@ def prepare_aapm(
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"AAPM source folder {src} does not exist")
+    check_distinct({"src": src}, {"dst": dst})  # whatever replace says: dst replaced whole takes src with it
     _check_destination(dst, replace)
     try:
         import pydicom  # noqa: F401
@@ -132,6 +134,7 @@ def prepare_celeba(
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise InvsolveError(f"CelebA-HQ source folder {src} does not exist")
+    check_distinct({"src": src}, {"dst": dst})  # whatever replace says: dst replaced whole takes src with it
     _check_destination(dst, replace)
     files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < train + test + validation:

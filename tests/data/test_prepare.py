@@ -69,9 +69,10 @@ def test_prepare_refuses_too_few_images_and_single_volumes(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli(["data", "prepare", "celeba", str(tmp_path / "empty"), str(tmp_path / "out")]) == 2
     assert "holds 0 images; the split needs 3000 train" in capsys.readouterr().err
-    write_test_dicom(tmp_path / "one.dcm", np.zeros((8, 8)), series="9.9")
+    (tmp_path / "dicom").mkdir()
+    write_test_dicom(tmp_path / "dicom" / "one.dcm", np.zeros((8, 8)), series="9.9")
     with pytest.raises(InvsolveError, match="holds 1 DICOM series"):
-        prepare_aapm(tmp_path, tmp_path / "out")
+        prepare_aapm(tmp_path / "dicom", tmp_path / "out")
 
 
 def _celeba_copy(src, count=12):
