@@ -25,6 +25,7 @@ from invsolve.priors import Prior, load
 from invsolve.solvers import get_solver, preferred_solver
 from invsolve.solvers.settings import TunedTable
 from invsolve.tasks import run_case
+from invsolve.validation import check_arguments, check_image
 
 #: What ``Reconstruction.save`` writes: the reconstruction as an image or a raw array, the figure as PNG.
 OUTPUT_SUFFIXES = (".png", ".npy")
@@ -134,6 +135,8 @@ def reconstruct(
     file; default the package's ``tuned.toml``); the report's ``tuned_log`` names the validation log
     of the tuned values used. The case runs through ``invsolve.tasks.run_case``.
     """
+    scalars = {"op": op, "solver": solver, "image_size": image_size, "noise": noise, "window": window, "seed": seed}
+    check_arguments(reconstruct, scalars | {"precision": precision, "progress": progress}, "reconstruct")
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
     preset = get_preset(op)
@@ -203,8 +206,9 @@ def _ground_truth(
         source = get_source(SOURCE_FOR_DOMAIN[preset.domain], "test", image_size, preset.channels)
         return source[0], f"{source.name}:test:{source.label(0)}"
     if isinstance(image, torch.Tensor):
-        if image.dim() != 3 or not torch.isfinite(image).all():
-            raise InvsolveError(f"image must be a finite (C, H, W) tensor, got shape {tuple(image.shape)}")
+        if image.dim() != 3:
+            raise InvsolveError(f"image must be a (C, H, W) tensor, got shape {tuple(image.shape)}")
+        check_image("image", image, "reconstruct")
         if image.shape[1:] != (image_size, image_size):
             raise InvsolveError(
                 f"image is {image.shape[1]}x{image.shape[2]} but image_size is {image_size}; "

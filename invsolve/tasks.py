@@ -32,6 +32,7 @@ from invsolve.priors.base import Prior
 from invsolve.solvers.loop import Callback
 from invsolve.solvers.registry import Solver
 from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
+from invsolve.validation import check_image
 
 
 @functools.lru_cache(maxsize=8)
@@ -147,6 +148,7 @@ def run_case(
     seeded by ``seed``, or from a given ``measurement``; the solver's randomness is seeded by ``seed``
     too, on the device of the data. ``settings`` override the chosen ones (``choose_settings``)."""
     if truth is not None and measurement is None:
+        check_image("truth", truth, "run_case")
         data = truth  # the noise is drawn on the CPU: the same measurement on any device
         measurement = operator.simulate(truth, torch.Generator().manual_seed(seed))
     elif measurement is not None and truth is None:

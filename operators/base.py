@@ -22,6 +22,8 @@ from deepinv.physics import DecomposablePhysics, GaussianNoise, ZeroNoise
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 
+FLOAT32_MAX = torch.finfo(torch.float32).max
+
 #: What solvers accept as an operator: any deepinv ``LinearPhysics`` (ours are too). deepinv ships no
 #: type information, so to a type checker this is Any; it documents the contract.
 Physics: TypeAlias = Any
@@ -29,8 +31,8 @@ Physics: TypeAlias = Any
 
 def noise_model_for(sigma: float) -> GaussianNoise | ZeroNoise:
     """deepinv's noise model for white Gaussian noise of standard deviation ``sigma``."""
-    if not (math.isfinite(sigma) and sigma >= 0):
-        raise InvsolveError(f"noise level must be a finite number >= 0, got {sigma}")
+    if not (math.isfinite(sigma) and 0 <= sigma <= FLOAT32_MAX):
+        raise InvsolveError(f"noise level must be a number from 0 to {FLOAT32_MAX:.3g} (float32 data), got {sigma:g}")
     return GaussianNoise(sigma=sigma) if sigma > 0 else ZeroNoise()
 
 
@@ -66,7 +68,14 @@ class OperatorMixin:
         self.check_image(x)
         y = self.A(x)
         sigma = self.noise_sigma
-        return y + sigma * seeded_normal(y.shape, generator, y) if sigma > 0 else y
+        if sigma > 0:
+            y = y + sigma * seeded_normal(y.shape, generator, y)
+            if not torch.isfinite(y).all():
+                raise InvsolveError(
+                    f"noise {sigma:g} overflows the float32 measurements (largest {FLOAT32_MAX:.3g}); "
+                    "give a noise level on the scale of the data"
+                )
+        return y
 
     def check_image(self, x: torch.Tensor) -> None:
         _check_batch(x, self.image_shape, f"{self.name} image", "an image of that size (see image_size)")
@@ -124,6 +133,16 @@ def image_channels(physics: Physics) -> int | None:
     """The channel count of the operator's images, where it says (ours do; deepinv's need not)."""
     shape = getattr(physics, "image_shape", None)
     return shape[0] if shape else None
+
+
+def check_linear(physics: Physics) -> None:
+    """The solvers need a linear forward model with its transpose: a deepinv ``LinearPhysics`` (or
+    any object with ``A`` and ``A_adjoint``); a non-linear physics is refused with the reason."""
+    if not (callable(getattr(physics, "A", None)) and callable(getattr(physics, "A_adjoint", None))):
+        raise InvsolveError(
+            f"the solvers need a linear forward model with its adjoint (A and A_adjoint, as deepinv's "
+            f"LinearPhysics has); got {type(physics).__name__}, which has no A_adjoint"
+        )
 
 
 def check_measurement(physics: Physics, y: torch.Tensor) -> None:

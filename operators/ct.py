@@ -15,6 +15,7 @@ import torch
 from deepinv.physics import LinearPhysics
 from odl.applications import tomo
 
+from invsolve.catalog import MAX_IMAGE_SIDE
 from invsolve.errors import InvsolveError
 from invsolve.linalg import regularised_least_squares
 from invsolve.operators.base import OperatorMixin, noise_model_for
@@ -22,6 +23,11 @@ from invsolve.operators.base import OperatorMixin, noise_model_for
 FIELD_OF_VIEW = 40.0  # image side length, in the paper's geometry units
 #: The proximal map's CG runs until the residual is this share of the right-hand side (or the cap).
 PROX_TOLERANCE, PROX_ITERATIONS = 1e-4, 200
+
+
+#: The most views or detector bins a CT operator takes: twice the largest image side (a clinical
+#: scanner records a few thousand of each); beyond it one sinogram alone outgrows a workstation.
+MAX_SINOGRAM_SIDE = 2 * MAX_IMAGE_SIDE
 
 
 def astra_backend() -> str:
@@ -55,11 +61,11 @@ class ParallelBeamCT(OperatorMixin, LinearPhysics):
     ):
         if image_size < 8:
             raise InvsolveError(f"CT needs an image size of at least 8 pixels, got {image_size}")
-        if views < 1:
-            raise InvsolveError(f"CT needs at least one view, got {views}")
+        if not 1 <= views <= MAX_SINOGRAM_SIDE:
+            raise InvsolveError(f"CT views must be 1 to {MAX_SINOGRAM_SIDE}, got {views}")
         detector_bins = 2 * image_size if detector_bins is None else detector_bins
-        if detector_bins < 2:
-            raise InvsolveError(f"CT needs at least 2 detector bins, got {detector_bins}")
+        if not 2 <= detector_bins <= MAX_SINOGRAM_SIDE:
+            raise InvsolveError(f"CT detector bins must be 2 to {MAX_SINOGRAM_SIDE}, got {detector_bins}")
         super().__init__(noise_model=noise_model_for(noise), img_size=(channels, image_size, image_size), device=device)
         self.name = name or f"ct{views}"
         self.baseline_name = "FBP"

@@ -7,12 +7,13 @@ from typing import Any
 
 import torch
 
-from invsolve.catalog import PRESET_DOMAINS
+from invsolve.catalog import MAX_IMAGE_SIDE, PRESET_DOMAINS
 from invsolve.errors import InvsolveError
 from invsolve.operators.base import OperatorMixin
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
 from invsolve.operators.superres import NearestSubsampling
+from invsolve.validation import check_arguments, check_value
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,9 @@ def register_preset(preset: Preset) -> Preset:
 
 
 def get_preset(name: str) -> Preset:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise InvsolveError(f"unknown operator {name!r}; choose one of {', '.join(PRESETS)}") from None
+    if not isinstance(name, str) or name not in PRESETS:
+        raise InvsolveError(f"unknown operator {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
 
 
 def preset_differences(operator: Any) -> dict | None:
@@ -120,6 +120,10 @@ def make_operator(
     Any keyword of the operator's constructor overrides the preset (``views``, ``detector_bins``,
     ``kernel_size``, ``factor``, ``noise``...). ``noise=None`` keeps the preset's noise level.
     """
+    check_value("name", name, str, "make_operator")
+    check_value("image_size", image_size, int, "make_operator")
+    if not 8 <= image_size <= MAX_IMAGE_SIDE:
+        raise InvsolveError(f"make_operator: image_size must be 8 to {MAX_IMAGE_SIDE}, got {image_size}")
     preset = get_preset(name)
     if channels is None:
         channels = preset.channels or 1
@@ -136,5 +140,7 @@ def make_operator(
     unknown = sorted(set(overrides) - accepted)
     if unknown:
         raise InvsolveError(f"{name} has no setting {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    check_arguments(preset.builder, {"image_size": image_size, "channels": channels, **given}, f"operator {name}")
     settings = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
     return preset.builder(image_size, channels=channels, name=name, device=device, **settings)

@@ -25,13 +25,14 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from invsolve.catalog import BUNDLED_PRIORS, NETWORK_SIZE_NAMES, PRIOR_KINDS
-from invsolve.devices import resolve_precision
+from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
 from invsolve.priors.objectives import OBJECTIVES
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
+from invsolve.validation import check_arguments, check_value
 
 FORMAT_VERSION = 2
 #: What ``load`` builds a prior from (the patch grid for PaDIS priors only) ...
@@ -245,7 +246,10 @@ def load(
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.
     """
-    precision = resolve_precision(precision, torch.device(device))
+    check_value("precision", precision, str, "load")
+    check_arguments(PatchPrior, options, "load")
+    device = resolve_device(device)
+    precision = resolve_precision(precision, device)
     path = resolve_prior_path(path)
     config, tensors = read_checkpoint(path)
     if "kind" not in config:

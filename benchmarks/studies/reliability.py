@@ -70,9 +70,84 @@ def _checkpoint(change: Callable[[dict], dict]) -> Callable[[Path], None]:
     return make
 
 
+def _photo_folder(name: str, count: int = 3) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        (folder / name).mkdir(parents=True)
+        for i in range(count):
+            _image(folder / name, f"{i:05d}.png")
+
+    return make
+
+
+def _suite_with_options(options: str) -> Callable[[Path], None]:
+    return lambda folder: (folder / "s.toml").write_text(
+        '[suite]\nname = "x"\nimage_size = 64\ncount = 1\n[datasets]\np = "phantoms"\n[tasks.t]\nop = "ct8"\n'
+        f'dataset = "p"\noptions = {options}\n[methods.m]\nsolver = "baseline"\n'
+    )
+
+
+def _symlink_loop(folder: Path) -> None:
+    (folder / "a.png").symlink_to(folder / "b.png")
+    (folder / "b.png").symlink_to(folder / "a.png")
+
+
+def _prior_file(folder: Path) -> None:
+    from invsolve.priors.checkpoint import BUNDLED_DIR
+
+    (folder / "p.safetensors").write_bytes((BUNDLED_DIR / "padis-ct.safetensors").read_bytes())
+
+
+PHOTOS = tuple(f"celeba/{i:05d}.png" for i in range(3))
+PREPARE = ["data", "prepare", "celeba"]
+TRAIN = ["train", "--net", "tiny", "--image-size", "64", "--duration", "4", "--max-images", "4"]
 REC = ["reconstruct", "--op", "ct8"]
 MINI = Path(__file__).parents[1] / "mini.toml"
 CASES = [
+    # data that must never be lost, whatever --replace says
+    Case(
+        "prepare into its own source",
+        [*PREPARE, "celeba", "celeba", "--replace"],
+        _photo_folder("celeba"),
+        expect="is the same path as src",
+        kept=PHOTOS,
+    ),
+    Case(
+        "prepare into a folder inside its source",
+        [*PREPARE, "celeba", "celeba/out", "--replace"],
+        _photo_folder("celeba"),
+        expect="lies inside src",
+        kept=PHOTOS,
+    ),
+    Case(
+        "prepare into a folder holding its source",
+        [*PREPARE, "celeba", ".", "--replace"],
+        _photo_folder("celeba"),
+        expect="holds src",
+        kept=PHOTOS,
+    ),
+    Case(
+        "train over an existing prior",
+        [*TRAIN, "--out", "p.safetensors"],
+        _prior_file,
+        expect="exists; pass resume=True",
+        kept=("p.safetensors",),
+    ),
+    # selections that would run nothing, or one thing twice
+    Case("tasks that name nothing", ["bench", "run", str(MINI), "--tasks", ","], expect="one or more comma-separated"),
+    Case(
+        "a grid setting given twice",
+        ["bench", "tune", str(MINI), "--method", "admm-tv", "--param", "lam=1", "--param", "lam=2"],
+        expect="--param lam is given twice",
+    ),
+    # values that reached a library's own exception
+    Case(
+        "suite operator option of the wrong type",
+        ["bench", "run", "s.toml", "--out", "run"],
+        _suite_with_options("{ views = 2.5 }"),
+        expect="views must be an integer, got 2.5",
+    ),
+    Case("a symlink loop at --input", [*REC, "--input", "a.png"], _symlink_loop, expect="loop of symbolic links"),
+    Case("noise beyond float32", [*REC, "--noise", "1e40"], expect="noise level must be a number from 0 to"),
     # usage and values
     Case("unknown operator", ["reconstruct", "--op", "ct9"], expect="invalid choice"),
     Case("inner -1", [*REC, "--prior", "padis", "--solver", "dps", "--inner", "-1"], expect="--inner"),

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
-from invsolve.catalog import BUILTIN_SOURCES, SOURCE_FOR_DOMAIN, SPLITS
+from invsolve.catalog import BUILTIN_SOURCES, MAX_IMAGE_SIDE, SOURCE_FOR_DOMAIN, SPLITS
 from invsolve.data import headct
 from invsolve.data.phantoms import MAX_SIZE, MIN_SIZE, ct_phantom, phantom_seed
 from invsolve.data.photos import TRAINING_TERMS, VIEWS, photo_entries
 from invsolve.errors import InvsolveError
 from invsolve.io import READABLE_SUFFIXES, centre_square, convert_channels, is_dicom_file, read_image, square_resize
 from invsolve.units import CT_WINDOW_HU, window_to_unit
+from invsolve.validation import check_arguments
 
 
 class ImageSource(Sequence):
@@ -192,6 +193,13 @@ def get_source(
     name: str, split: str = "test", image_size: int = 128, channels: int | None = None, **options
 ) -> ImageSource:
     """``"phantoms"``, ``"photos"``, ``"headct"``, an ``.inv3`` file or a folder path, as an ImageSource."""
+    check_arguments(
+        get_source, {"name": name, "split": split, "image_size": image_size, "channels": channels}, "get_source"
+    )
+    if not 1 <= image_size <= MAX_IMAGE_SIDE:
+        raise InvsolveError(f"get_source: image_size must be 1 to {MAX_IMAGE_SIDE}, got {image_size}")
+    if channels not in (None, 1, 3):
+        raise InvsolveError(f"get_source: channels must be 1, 3 or None, got {channels}")
     if name == "phantoms":
         return Phantoms(split, image_size, channels or 1, **options)
     if name == "photos":

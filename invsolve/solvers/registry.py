@@ -52,6 +52,7 @@ class Solver:
     ) -> torch.Tensor:
         """Reconstruct; ``info`` (a dict, optional) receives ``nfe``, the prior evaluations spent;
         ``callback(level, sigma, x)`` sees a diffusion solver's iterate after each noise level."""
+        physics.check_linear(operator)
         if self.needs_prior and prior is None:
             raise InvsolveError(f"solver {self.name} needs a prior; pass one")
         if not self.needs_prior and prior is not None:

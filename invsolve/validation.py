@@ -1,0 +1,87 @@
+"""Arguments from outside, checked once where they enter, against the annotations of the function
+that takes them.
+
+pydantic validates each value in strict mode: 2.5 is not an integer, "8" is not a number, True is
+not a count, NaN and infinity are not numbers. A value that fails is refused with one line naming
+the argument, what it must be and what was given, as an ``InvsolveError``; nothing is converted.
+Tensors are checked by ``check_image``: floating point, finite, values in [0, 1].
+"""
+
+import functools
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from invsolve.errors import InvsolveError
+
+STRICT = ConfigDict(strict=True, allow_inf_nan=False, arbitrary_types_allowed=True)
+
+#: How a message names what an annotation admits.
+_WORDS = {int: "an integer", float: "a finite number", str: "text", bool: "true or false"}
+
+
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter:
+    return TypeAdapter(annotation, config=STRICT)
+
+
+def describe(annotation: Any) -> str:
+    """``int | None`` as "an integer or None"."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    words = [
+        "None" if option is type(None) else _WORDS.get(option, getattr(option, "__name__", str(option)))
+        for option in (typing.get_args(annotation) if union else (annotation,))
+    ]
+    return " or ".join(dict.fromkeys(words))
+
+
+def check_value(name: str, value: Any, annotation: Any, where: str) -> None:
+    """``value`` of argument ``name`` against ``annotation`` (strict), or one line saying what it must be."""
+    try:
+        _adapter(annotation).validate_python(value)
+    except ValidationError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise InvsolveError(f"{where}: {name} must be {describe(annotation)}, got {shown}") from None
+
+
+def check_arguments(function: Callable, arguments: dict[str, Any], where: str) -> None:
+    """Each of ``arguments`` against ``function``'s annotation for that parameter (unannotated ones,
+    and ones the function does not name, are left to the caller)."""
+    hints = _hints(function)
+    for name, value in arguments.items():
+        if name in hints:
+            check_value(name, value, hints[name], where)
+
+
+@functools.cache
+def _hints(function: Callable) -> dict[str, Any]:
+    target = function.__init__ if inspect.isclass(function) else function  # type: ignore[misc]
+    hints = typing.get_type_hints(target)
+    hints.pop("return", None)
+    return hints
+
+
+def check_image(name: str, image: torch.Tensor, where: str) -> None:
+    """An image as invsolve takes it: a floating-point tensor, finite, with values in [0, 1]. Integer
+    images (0..255) are refused rather than scored as if they were in [0, 1]."""
+    if not isinstance(image, torch.Tensor):
+        raise InvsolveError(f"{where}: {name} must be a torch.Tensor, got {type(image).__name__}")
+    if not image.is_floating_point():
+        raise InvsolveError(
+            f"{where}: {name} is {str(image.dtype).removeprefix('torch.')}; give floating-point values in [0, 1] "
+            "(an 8-bit image: image.float() / 255)"
+        )
+    if not torch.isfinite(image).all():
+        raise InvsolveError(f"{where}: {name} holds NaN or Inf values")
+    low, high = image.min().item(), image.max().item()
+    if low < 0 or high > 1:
+        raise InvsolveError(
+            f"{where}: {name} has values in {low:.4g}..{high:.4g}; images are scored in [0, 1]: rescale it "
+            "(or read a file with read_image, which maps it there)"
+        )
