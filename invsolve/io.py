@@ -12,6 +12,7 @@ Images come back as float32 tensors (C, H, W) in [0, 1]:
 import contextlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 try:
@@ -192,7 +193,7 @@ def resolved_path(path: str | os.PathLike, name: str) -> Path:
         raise InvsolveError(f"{name} {path} cannot be resolved ({error}); a loop of symbolic links?") from None
 
 
-def check_distinct(inputs: dict[str, object], outputs: dict[str, object]) -> None:
+def check_distinct(inputs: Mapping[str, object], outputs: Mapping[str, object]) -> None:
     """Refuse, before any work, an output that would destroy an input or another output: one that is
     the same path as an input, lies inside an input folder, or is a folder holding an input (writing
     or replacing it would take the input with it); and two outputs at one path.

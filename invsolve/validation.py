@@ -40,6 +40,34 @@ def describe(annotation: Any) -> str:
     return " or ".join(dict.fromkeys(words))
 
 
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as ``field network.size is 'huge'; expected 'tiny', 'small' or 'paper'``: the
+    first problem, its field, the value given and what it must be."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "missing":
+        return f"field {field} is missing"
+    expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    expected = _EXPECTED.get(first["type"], expected)
+    if not field:  # a rule across fields
+        return expected
+    shown = repr(first["input"])
+    return f"field {field} is {shown if len(shown) <= 40 else shown[:37] + '...'}; expected {expected}"
+
+
+#: pydantic's words for a few types, in the words the rest of invsolve's messages use.
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "model_type": "a table",
+    "dict_type": "a table",
+    "list_type": "a list",
+}
+
+
 def check_value(name: str, value: Any, annotation: Any, where: str) -> None:
     """``value`` of argument ``name`` against ``annotation`` (strict), or one line saying what it must be."""
     try:
@@ -61,7 +89,7 @@ def check_arguments(function: Callable, arguments: dict[str, Any], where: str) -
 
 @functools.cache
 def _hints(function: Callable) -> dict[str, Any]:
-    target = function.__init__ if inspect.isclass(function) else function  # type: ignore[misc]
+    target = function.__init__ if inspect.isclass(function) else function
     hints = typing.get_type_hints(target)
     hints.pop("return", None)
     return hints

@@ -4,16 +4,15 @@ Nothing is ever unpickled. The header's ``invsolve`` entry is the JSON config; `
 digest of the file's tensor bytes, so a flipped or missing byte is refused rather than loaded as
 wrong weights. ``load(path)`` turns a prior file into a ready ``PatchPrior`` or ``WholeImagePrior``.
 
-A prior's config records exactly what loading builds it from (``LOADED_FIELDS``: kind, training
-objective, network with its preconditioning, image size, sigma range, patch grid) and how it was
-made (``PROVENANCE_FIELDS``: data and its licence, command, training run, versions); loading uses
-every loaded field and refuses a field it does not know. Files of format 1 (which kept sigma_data
+A prior's config records exactly what loading builds it from (kind, training objective, network
+with its preconditioning, image size, sigma range, patch grid) and how it was made (data and its
+licence, command, training run, versions); its schema is ``config_schema.PriorConfig``. Loading
+uses every loaded field and refuses a field it does not know. Files of format 1 (which kept sigma_data
 beside the network and no objective) are read through ``upgrade_prior_config``.
 """
 
 import hashlib
 import json
-import math
 import os
 import struct
 from pathlib import Path
@@ -24,32 +23,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from invsolve.catalog import BUNDLED_PRIORS, NETWORK_SIZE_NAMES, PRIOR_KINDS
+from invsolve.catalog import BUNDLED_PRIORS
 from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
+from invsolve.priors.config_schema import check_prior_config
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
-from invsolve.priors.objectives import OBJECTIVES
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
 from invsolve.validation import check_arguments, check_value
 
 FORMAT_VERSION = 2
-#: What ``load`` builds a prior from (the patch grid for PaDIS priors only) ...
-LOADED_FIELDS = ("kind", "objective", "network", "image_size", "sigma_min", "sigma_max", "patch_size", "pad")
-PATCH_GRID_FIELDS = ("patch_size", "pad")
-#: ... and what a prior file records about how it was made (read by people and studies, not by load).
-PROVENANCE_FIELDS = (
-    "data",
-    "command",
-    "resumed_with",
-    "training",
-    "training_pad",
-    "patch_sizes",
-    "patch_probs",
-    "versions",
-)
-NETWORK_FIELDS = ("size", "channels", "positional", "resolution", "preconditioning", "sigma_data")
+PATCH_GRID_FIELDS = ("patch_size", "pad")  # a PaDIS prior's; a whole-image prior has none
 
 
 def write_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:
@@ -117,58 +102,6 @@ def _data_section(blob: bytes) -> bytes:
     return blob[8 + header_size :]
 
 
-def check_prior_config(config: dict) -> None:
-    """Every field a prior is built from is there and of the right type, and no field is unknown, or
-    one line says which is not."""
-    kind = config.get("kind")
-    if kind not in PRIOR_KINDS:
-        raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads {', '.join(PRIOR_KINDS)}")
-    network = config.get("network")
-    known = set(LOADED_FIELDS + PROVENANCE_FIELDS) - (set(PATCH_GRID_FIELDS) if kind == "whole" else set())
-    network_fields = set(network) if isinstance(network, dict) else set()
-    unknown = sorted(set(config) - known) + sorted(f"network.{k}" for k in network_fields - set(NETWORK_FIELDS))
-    if unknown:
-        raise InvsolveError(
-            f"checkpoint config has field(s) this invsolve does not know: {', '.join(unknown)} "
-            "(written by another version? upgrade invsolve)"
-        )
-    fields = {
-        "objective": (config.get("objective"), lambda v: v in OBJECTIVES, " or ".join(OBJECTIVES)),
-        "image_size": (config.get("image_size"), lambda v: _is_int(v) and v >= 8, "an integer of at least 8"),
-        "sigma_min": (config.get("sigma_min"), lambda v: _is_number(v) and v > 0, "a number above 0"),
-        "sigma_max": (config.get("sigma_max"), _is_number, "a number"),
-        "network": (network, lambda v: isinstance(v, dict), "a table"),
-    }
-    if isinstance(network, dict):
-        fields |= {
-            "network.channels": (network.get("channels"), lambda v: v in (1, 3) and _is_int(v), "1 or 3"),
-            "network.size": (network.get("size"), lambda v: v in NETWORK_SIZE_NAMES, " or ".join(NETWORK_SIZE_NAMES)),
-            "network.positional": (network.get("positional"), lambda v: isinstance(v, bool), "true or false"),
-            "network.resolution": (network.get("resolution"), lambda v: _is_int(v) and v >= 8, "an integer >= 8"),
-            "network.preconditioning": (network.get("preconditioning"), lambda v: v == PRECONDITIONING, "edm"),
-            "network.sigma_data": (network.get("sigma_data"), lambda v: _is_number(v) and v > 0, "a number above 0"),
-        }
-    if kind == "padis":
-        fields |= {
-            "patch_size": (config.get("patch_size"), lambda v: _is_int(v) and v >= 1, "a positive integer"),
-            "pad": (config.get("pad"), lambda v: v is None or (_is_int(v) and v >= 0), "none or an integer >= 0"),
-        }
-    for name, (value, valid, expected) in fields.items():
-        if not valid(value):
-            shown = "missing" if value is None else f"{value!r}"[:40]
-            raise InvsolveError(f"checkpoint config field {name} is {shown}; expected {expected} (damaged file?)")
-    if not config["sigma_max"] > config["sigma_min"]:
-        raise InvsolveError("checkpoint config: sigma_max must exceed sigma_min (damaged file?)")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _weights_mismatch(network: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str | None:
     """A short account of how ``weights`` differ from ``network``'s, or None when they fit."""
     expected = network.state_dict()
@@ -190,24 +123,25 @@ def prior_from_config(
     config: dict, weights: dict[str, torch.Tensor], precision: str = "fp32", **options: Any
 ) -> PatchPrior | WholeImagePrior:
     """Build the prior a config describes, its network at ``precision``, and load ``weights`` into it."""
-    check_prior_config(config)
-    kind = config["kind"]
-    built = {k: v for k, v in config["network"].items() if k != "preconditioning"}  # EDM's: the only one
+    checked = check_prior_config(config)
+    built = checked.network.model_dump(exclude={"preconditioning"})  # EDM's, the only one there is
     network = EDMNetwork(**built, precision=precision)
     mismatch = _weights_mismatch(network, weights)
     if mismatch:
         raise InvsolveError(f"checkpoint weights do not match its network config: {mismatch}")
     network.load_state_dict(weights, strict=True)
-    sigma_range = dict(sigma_min=config["sigma_min"], sigma_max=config["sigma_max"])
-    if kind == "whole":
+    if checked.kind == "whole":
         unknown = set(options) - {"max_batch"}
         if unknown:
             raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(unknown))}")
-        return WholeImagePrior(network, config["image_size"], **sigma_range, config=config)
-    settings = dict(patch_size=config["patch_size"], pad=config.get("pad"), positional_encoding=network.positional) | {
-        k: v for k, v in options.items() if v is not None
-    }
-    return PatchPrior(network, config["image_size"], **settings, **sigma_range, config=config)
+        return WholeImagePrior(
+            network, checked.image_size, sigma_min=checked.sigma_min, sigma_max=checked.sigma_max, config=config
+        )
+    grid = dict(patch_size=checked.patch_size, pad=checked.pad, positional_encoding=network.positional)
+    settings = grid | {k: v for k, v in options.items() if v is not None}
+    return PatchPrior(
+        network, checked.image_size, **settings, sigma_min=checked.sigma_min, sigma_max=checked.sigma_max, config=config
+    )
 
 
 #: Where the bundled priors (``invsolve.catalog.BUNDLED_PRIORS``) are installed: ``bundled/NAME.safetensors``.

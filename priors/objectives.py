@@ -4,6 +4,9 @@
 sigma ~ exp(N(P_MEAN, P_STD^2)), and the denoising error weighted by
 lambda(sigma) = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2, which makes the effective
 training target of the preconditioned network unit-variance at every sigma.
+
+A prior file names its objective (``config_schema.PriorConfig.objective``); loading refuses one
+it does not know.
 """
 
 import torch
@@ -11,8 +14,6 @@ import torch
 from invsolve.devices import seeded_normal
 
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training noise distribution
-#: The objective a prior file records; loading refuses any other.
-OBJECTIVES = ("edm",)
 
 
 def edm_loss(

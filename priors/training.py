@@ -261,7 +261,7 @@ def _update_ema(ema: torch.nn.Module, network: torch.nn.Module, step_images: int
 
 def prior_config(config: TrainingConfig, data: dict, state: RunState, ranks: Distributed, spread: float | None) -> dict:
     """The JSON config a prior file carries: what loading builds the prior from
-    (``checkpoint.LOADED_FIELDS``), then how it was made (``checkpoint.PROVENANCE_FIELDS``)."""
+    and how it was made (the schema: ``config_schema.PriorConfig``)."""
     done, patch_grid = state.progress, {}
     if config.prior == "padis":
         patch_grid = {"patch_size": max(config.patch_sizes), "pad": None}  # inference pad: the tightest

@@ -184,7 +184,7 @@ def _without(config, dotted):
         (lambda c: c | {"patch_size": 0}, "field patch_size is 0"),
         (lambda c: c | {"pad": -3}, "field pad is -3"),
         (lambda c: c | {"kind": "gan"}, "unknown prior kind 'gan'"),
-        (lambda c: c | {"objective": "flow"}, "field objective is 'flow'; expected edm"),
+        (lambda c: c | {"objective": "flow"}, "field objective is 'flow'; expected 'edm'"),
         (lambda c: c | {"network": c["network"] | {"sigma_data": 0}}, "field network.sigma_data is 0"),
         (lambda c: c | {"network": c["network"] | {"preconditioning": "vp"}}, "field network.preconditioning is 'vp'"),
     ],

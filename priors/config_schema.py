@@ -1,0 +1,76 @@
+"""The schema of a prior file's config, as pydantic models: what ``load`` builds a prior from,
+every field typed and ranged, and what the file records about how it was made. Unknown fields
+are refused (a file from another version), as are missing and mistyped ones, in one line."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from invsolve.errors import InvsolveError
+from invsolve.validation import one_line
+
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class NetworkConfig(BaseModel):
+    """The denoising network: ``EDMNetwork(**fields)`` but the preconditioning, which names it."""
+
+    model_config = STRICT
+    size: Literal["tiny", "small", "paper"]
+    channels: Literal[1, 3]
+    positional: bool
+    resolution: Annotated[int, Field(ge=8)]
+    preconditioning: Literal["edm"]
+    sigma_data: Annotated[float, Field(gt=0)]
+
+
+class PriorConfig(BaseModel):
+    """A prior file's config. The first block is what loading uses, all of it; the second is how the
+    prior was made (read by people and studies)."""
+
+    model_config = STRICT
+    kind: Literal["padis", "whole"]
+    objective: Literal["edm"]
+    network: NetworkConfig
+    image_size: Annotated[int, Field(ge=8)]
+    sigma_min: Annotated[float, Field(gt=0)]
+    sigma_max: float
+    patch_size: Annotated[int, Field(ge=1)] | None = None  # PaDIS priors: the patch grid
+    pad: Annotated[int, Field(ge=0)] | None = None  # None: the tightest pad
+
+    training_pad: int | None = None
+    patch_sizes: list[int] | None = None
+    patch_probs: list[float] | None = None
+    data: dict[str, Any] | None = None
+    command: str | None = None
+    resumed_with: list[str] = Field(default_factory=list)
+    training: dict[str, Any] | None = None
+    versions: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PriorConfig":
+        if not self.sigma_max > self.sigma_min:
+            raise ValueError("sigma_max must exceed sigma_min")
+        if self.kind == "padis" and self.patch_size is None:
+            raise ValueError("a PaDIS prior needs patch_size")
+        if self.kind == "whole" and {"patch_size", "pad"} & self.model_fields_set:
+            raise ValueError("a whole-image prior has no patch grid (patch_size, pad)")
+        return self
+
+
+def check_prior_config(config: dict) -> PriorConfig:
+    """``config`` as a typed ``PriorConfig``, or one line naming the field that is missing, mistyped,
+    out of range or unknown."""
+    kind = config.get("kind") if isinstance(config, dict) else None
+    if kind not in ("padis", "whole"):
+        raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads padis, whole")
+    try:
+        return PriorConfig.model_validate(config)
+    except ValidationError as error:
+        unknown = [".".join(map(str, e["loc"])) for e in error.errors() if e["type"] == "extra_forbidden"]
+        if unknown:
+            raise InvsolveError(
+                f"checkpoint config has field(s) this invsolve does not know: {', '.join(unknown)} "
+                "(written by another version? upgrade invsolve)"
+            ) from None
+        raise InvsolveError(f"checkpoint config {one_line(error)} (damaged file?)") from None
