@@ -18,9 +18,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm.auto import tqdm
 
 from invsolve.benchmarks.suite import Method, Suite, check_resources
@@ -32,6 +34,7 @@ from invsolve.operators import get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
 from invsolve.tasks import run_case
+from invsolve.validation import one_line
 
 RESULTS_GLOB = "results-rank*.jsonl"
 MIN_VALIDATION_IMAGES = 8  # two proved too few to choose a step size (docs/benchmarks.md)
@@ -68,6 +71,25 @@ def rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
+class ResultRecord(BaseModel):
+    """What a results line must hold for the report and the tuner to use it; the runner writes more
+    (settings, operator, versions), which passes through unchecked."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    key: str
+    task: str
+    method: str
+    index: Annotated[int, Field(ge=0)]
+    image: str
+    seed: int
+    split: str
+    psnr: float  # infinite for a perfect reconstruction
+    ssim: float
+    seconds: Annotated[float, Field(ge=0)]
+    nfe: Annotated[int, Field(ge=0)]
+    peak_memory_mib: float
+
+
 def read_results(out: Path) -> dict[str, dict]:
     """Every finished cell in ``out`` (all ranks), by cell key; torn lines are skipped."""
     results = {}
@@ -89,11 +111,14 @@ def _complete_records(path: Path) -> list[dict]:
             record = None
             if number == len(lines):
                 continue
-        if not (isinstance(record, dict) and isinstance(record.get("key"), str)):
+        try:
+            ResultRecord.model_validate(record)
+        except ValidationError as error:
+            what = one_line(error) if isinstance(record, dict) else "not a table"
             raise InvsolveError(
-                f"{path}:{number}: not a result record (the file is damaged); delete that line and rerun "
-                "to redo its cell"
-            )
+                f"{path}:{number}: not a result record ({what}; the file is damaged); delete that line and "
+                "rerun to redo its cell"
+            ) from None
         records.append(record)
     return records
 

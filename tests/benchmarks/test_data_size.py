@@ -29,6 +29,7 @@ def write_study(folder, sizes_and_psnr):
     records += [{"task": "ct20", "method": "admm-tv", "psnr": 25.0, "ssim": 0.8} for _ in range(2)]
     for index, record in enumerate(records):
         record |= {"index": index % 2, "seed": 0, "seconds": 1.0, "nfe": 50, "peak_memory_mib": 1.0}
+        record |= {"image": f"phantom-{index % 2}", "split": "test"}
         record["key"] = f"{record['task']}/{record['method']}/{record['index']}/0"
     (folder / "suite.json").write_text(json.dumps({"suite": raw, "split": "test"}))
     (folder / "results-rank0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -10,11 +10,16 @@ from invsolve.errors import InvsolveError
 
 
 def record(task, solver, nfe, index, psnr, method=None, split="validation"):
+    method = method or f"padis[steps={nfe}]"
     return {
+        "key": f"{task}/{method}/{index}/0",
+        "image": f"phantom-{index}",
+        "seed": 0,
+        "peak_memory_mib": 1.0,
         "task": task,
         "solver": solver,
         "prior": None if solver == "admm-tv" else "padis-ct",
-        "method": method or f"padis[steps={nfe}]",
+        "method": method,
         "nfe": nfe,
         "index": index,
         "psnr": psnr,
