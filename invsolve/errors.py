@@ -9,6 +9,15 @@ class InvsolveError(ValueError):
     """
 
 
-class GenericSettingsNotice(UserWarning):
+class Notice(UserWarning):
+    """Something legal but likely not what the user meant; the CLI prints it as one line and goes on."""
+
+
+class InputNotice(Notice):
+    """An input that reads but is suspect: an image upsampled many times over, a DICOM slice that is
+    not CT given to a CT operator."""
+
+
+class GenericSettingsNotice(Notice):
     """An operator named after a preset differs from it (other views, noise...), so a solver uses its
     generic settings rather than those tuned for the preset. The CLI prints it as one line."""

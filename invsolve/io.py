@@ -12,6 +12,7 @@ Images come back as float32 tensors (C, H, W) in [0, 1]:
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from invsolve.errors import InvsolveError
+from invsolve.errors import InputNotice, InvsolveError
 from invsolve.units import CT_WINDOW_HU, window_to_unit
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -86,11 +87,22 @@ def convert_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
     return image.expand(3, -1, -1).clone()
 
 
+#: Upsampling an image more than this many times over gets a notice (a 1x1 image made 64x64, say).
+UPSAMPLING_NOTICE = 4
+
+
 def square_resize(image: torch.Tensor, size: int) -> torch.Tensor:
     """Centre-crop to a square, then resize to ``size`` x ``size`` (anti-aliased bilinear)."""
     if size < 8:
         raise InvsolveError(f"image size must be at least 8 pixels, got {size}")
     image = centre_square(image)
+    if image.shape[-1] * UPSAMPLING_NOTICE < size:
+        warnings.warn(
+            f"the image is {image.shape[-1]}x{image.shape[-1]} pixels, upsampled {size / image.shape[-1]:.0f}x to "
+            f"{size}x{size}: it holds little of the detail a reconstruction is scored on",
+            InputNotice,
+            stacklevel=2,
+        )
     if image.shape[-1] != size:
         image = F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[
             0
@@ -132,6 +144,14 @@ def read_dicom_hu(path: str | os.PathLike) -> np.ndarray:
         raise InvsolveError(f"cannot read DICOM {path}: {err}") from None
     if pixels.ndim != 2:
         raise InvsolveError(f"DICOM {path} holds a {pixels.ndim}-D array; give single 2D slices")
+    modality = str(getattr(ds, "Modality", "CT"))
+    if modality != "CT":
+        warnings.warn(
+            f"DICOM {path} is {modality}, not CT: its values are not Hounsfield units, so the HU window "
+            "(--window) decides what [0, 1] means; give --window for its own range",
+            InputNotice,
+            stacklevel=2,
+        )
     return pixels * float(getattr(ds, "RescaleSlope", 1.0)) + float(getattr(ds, "RescaleIntercept", 0.0))
 
 

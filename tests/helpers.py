@@ -11,6 +11,7 @@ def write_test_dicom(
     series: str | None = None,
     patient: str = "",
     z: float | None = None,
+    modality: str = "CT",
 ):
     """A minimal CT DICOM file (used by the tests of readers, folder sources and data preparation);
     ``series``/``patient``/``z`` set the volume and slice position."""
@@ -22,7 +23,7 @@ def write_test_dicom(
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, meta.MediaStorageSOPInstanceUID, "CT"
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = CTImageStorage, meta.MediaStorageSOPInstanceUID, modality
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0

@@ -15,7 +15,7 @@ import warnings
 
 from invsolve.cli import bench, data, reconstruct, sample, train
 from invsolve.cli.options import Parser
-from invsolve.errors import GenericSettingsNotice, InvsolveError
+from invsolve.errors import InvsolveError, Notice
 
 SUBCOMMANDS = {"reconstruct": reconstruct, "data": data, "train": train, "sample": sample, "bench": bench}
 
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_notice(message, category, filename, lineno, file=None, line=None):
     """Our notices as one line on stderr; everything else as Python shows it."""
-    if issubclass(category, GenericSettingsNotice):
+    if issubclass(category, Notice):
         print(f"invsolve: notice: {message}", file=sys.stderr)
     else:
         _show_warning(message, category, filename, lineno, file, line)
