@@ -51,8 +51,13 @@ def one_line(error: ValidationError) -> str:
     expected = _EXPECTED.get(first["type"], expected)
     if not field:  # a rule across fields
         return expected
-    shown = repr(first["input"])
-    return f"field {field} is {shown if len(shown) <= 40 else shown[:37] + '...'}; expected {expected}"
+    return f"field {field} is {shown(first['input'])}; expected {expected}"
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 #: pydantic's words for a few types, in the words the rest of invsolve's messages use.
@@ -73,9 +78,7 @@ def check_value(name: str, value: Any, annotation: Any, where: str) -> None:
     try:
         _adapter(annotation).validate_python(value)
     except ValidationError:
-        shown = repr(value)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise InvsolveError(f"{where}: {name} must be {describe(annotation)}, got {shown}") from None
+        raise InvsolveError(f"{where}: {name} must be {describe(annotation)}, got {shown(value)}") from None
 
 
 def check_arguments(function: Callable, arguments: dict[str, Any], where: str) -> None:

@@ -141,6 +141,6 @@ def make_operator(
     if unknown:
         raise InvsolveError(f"{name} has no setting {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}")
     given = {k: v for k, v in overrides.items() if v is not None}
-    check_arguments(preset.builder, {"image_size": image_size, "channels": channels, **given}, f"operator {name}")
+    check_arguments(preset.builder, {"channels": channels, **given}, f"operator {name}")
     settings = {**preset.defaults, **{k: v for k, v in overrides.items() if v is not None}}
     return preset.builder(image_size, channels=channels, name=name, device=device, **settings)

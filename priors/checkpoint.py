@@ -27,14 +27,13 @@ from invsolve.catalog import BUNDLED_PRIORS
 from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
-from invsolve.priors.config_schema import check_prior_config
+from invsolve.priors.config_schema import PATCH_GRID_FIELDS, check_prior_config
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
 from invsolve.validation import check_arguments, check_value
 
 FORMAT_VERSION = 2
-PATCH_GRID_FIELDS = ("patch_size", "pad")  # a PaDIS prior's; a whole-image prior has none
 
 
 def write_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], config: dict) -> Path:

@@ -6,10 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from invsolve.catalog import PRIOR_KINDS
 from invsolve.errors import InvsolveError
 from invsolve.validation import one_line
 
 STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+PATCH_GRID_FIELDS = ("patch_size", "pad")  # a PaDIS prior's; a whole-image prior has none
 
 
 class NetworkConfig(BaseModel):
@@ -53,7 +55,7 @@ class PriorConfig(BaseModel):
             raise ValueError("sigma_max must exceed sigma_min")
         if self.kind == "padis" and self.patch_size is None:
             raise ValueError("a PaDIS prior needs patch_size")
-        if self.kind == "whole" and {"patch_size", "pad"} & self.model_fields_set:
+        if self.kind == "whole" and set(PATCH_GRID_FIELDS) & self.model_fields_set:
             raise ValueError("a whole-image prior has no patch grid (patch_size, pad)")
         return self
 
@@ -62,8 +64,8 @@ def check_prior_config(config: dict) -> PriorConfig:
     """``config`` as a typed ``PriorConfig``, or one line naming the field that is missing, mistyped,
     out of range or unknown."""
     kind = config.get("kind") if isinstance(config, dict) else None
-    if kind not in ("padis", "whole"):
-        raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads padis, whole")
+    if kind not in PRIOR_KINDS:
+        raise InvsolveError(f"unknown prior kind {kind!r} in checkpoint; this invsolve reads {', '.join(PRIOR_KINDS)}")
     try:
         return PriorConfig.model_validate(config)
     except ValidationError as error:

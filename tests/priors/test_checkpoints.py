@@ -207,3 +207,15 @@ def test_weights_of_another_network_get_a_short_summary(tiny_prior_file, tmp_pat
     write_checkpoint(tmp_path / "f.safetensors", fewer, config)
     with pytest.raises(InvsolveError, match=r"1 missing \(e\.g\. "):
         load(tmp_path / "f.safetensors")
+
+
+def test_the_config_schema_admits_exactly_the_kinds_sizes_and_preconditioning_the_code_has():
+    from typing import get_args
+
+    from invsolve.catalog import PRIOR_KINDS
+    from invsolve.priors.config_schema import NetworkConfig, PriorConfig
+    from invsolve.priors.network import NETWORK_SIZES, PRECONDITIONING
+
+    assert get_args(PriorConfig.model_fields["kind"].annotation) == PRIOR_KINDS
+    assert get_args(NetworkConfig.model_fields["size"].annotation) == tuple(NETWORK_SIZES)
+    assert get_args(NetworkConfig.model_fields["preconditioning"].annotation) == (PRECONDITIONING,)
