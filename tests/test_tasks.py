@@ -80,6 +80,9 @@ def test_a_damaged_tuned_table_is_named(tmp_path):
     bad.write_text('[[tuned]]\nsolver = "dds"\npreset = "ct8"\nprior = "padis"\nsettings = { xi = 3 }\nlog = "x"\n')
     with pytest.raises(InvsolveError, match=r"setting xi must be a number in 0\.\.1"):
         read_tuned(bad)
+    bad.write_text('[[tuned]]\nsolver = "dds"\npreset = "ct8"\nprior = "padis"\nsettings = 3\nlog = "x"\n')
+    with pytest.raises(InvsolveError, match="settings must be a table"):
+        read_tuned(bad)
     bad.write_text('[[tuned]]\nsolver = "dds"\n')
     with pytest.raises(InvsolveError, match="tuned row 1 must have solver, preset, settings, log"):
         read_tuned(bad)

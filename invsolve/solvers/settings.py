@@ -185,6 +185,10 @@ def read_tuned(path: str | os.PathLike | None = None) -> TunedTable:
         required = {"solver", "preset", "settings", "log"}
         if not isinstance(entry, dict) or set(entry) - required - {"prior"} or not required <= set(entry):
             raise InvsolveError(f"{where} must have solver, preset, settings, log (and prior for a learned one)")
+        if not isinstance(entry["settings"], dict):
+            raise InvsolveError(
+                f"{where}: settings must be a table such as {{ steps = 50 }}, got {entry['settings']!r}"
+            )
         solver = entry["solver"]
         if solver not in GENERIC:
             raise InvsolveError(f"{where}: unknown solver {solver!r}")
