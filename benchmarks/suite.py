@@ -1,6 +1,8 @@
 """Benchmark suites: TOML files naming datasets, tasks (operator + dataset), methods (solver +
 prior + settings) and the paper's numbers. ``load_suite`` checks everything it can before any work
-and names the line of the first problem.
+and names the line of the first problem: the file against its schema (``SuiteFile``, pydantic, strict
+types and no unknown keys), then what the tables say of each other, each task's operator options by
+building the operator, and each method's settings against its solvers' settings table.
 
     [suite]                       # name, description, image_size, count, seeds, validation_count,
     name = "mini"                 # figure_images, plugins (all optional but name)
@@ -33,18 +35,66 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from invsolve.catalog import MAX_IMAGE_SIDE
 from invsolve.data import BUILTIN_SOURCES
 from invsolve.data.headct import read_volume
 from invsolve.errors import InvsolveError
-from invsolve.operators import DOMAINS, PRESETS, get_preset
+from invsolve.operators import DOMAINS, PRESETS, get_preset, make_operator
 from invsolve.priors import resolve_prior_path
 from invsolve.solvers import SOLVERS, get_solver
 from invsolve.solvers.settings import check_setting_values
+from invsolve.validation import one_line
 
-SUITE_KEYS = {"name", "description", "image_size", "count", "seeds", "validation_count", "figure_images", "plugins"}
-TASK_KEYS = {"op", "dataset", "options", "paper"}
-METHOD_KEYS = {"solver", "prior", "settings", "task_settings", "label"}
+
+class _Table(BaseModel):
+    """A table of a suite file: strict types (2.5 is no count, "8" no number), no unknown keys."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class SuiteHead(_Table):
+    name: str
+    description: str = ""
+    image_size: Annotated[int, Field(ge=8, le=MAX_IMAGE_SIDE)] = 128
+    count: Annotated[int, Field(ge=1)] = 25
+    seeds: Annotated[list[int], Field(min_length=1)] = [0]
+    validation_count: Annotated[int, Field(ge=1)] = 8
+    figure_images: Annotated[int, Field(ge=0)] = 1
+    plugins: list[str] = []
+
+
+class TaskTable(_Table):
+    op: str
+    dataset: str  # a name in [datasets]
+    options: dict[str, Any] = {}  # operator overrides, checked by building the operator
+    paper: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}  # method -> [PSNR, SSIM]
+
+
+class MethodTable(_Table):
+    solver: str | dict[str, str]
+    prior: str | dict[str, str] | None = None
+    settings: dict[str, Any] = {}  # checked against the solver's settings table
+    task_settings: dict[str, dict[str, Any]] = {}
+    label: str | None = None
+
+
+class SuiteFile(_Table):
+    suite: SuiteHead
+    datasets: dict[str, str] = {}  # a built-in source, an .inv3 file or a folder path
+    tasks: Annotated[dict[str, TaskTable], Field(min_length=1)]
+    methods: Annotated[dict[str, MethodTable], Field(min_length=1)]
+
+
+class SuiteProblem(InvsolveError):
+    """A problem at ``keys`` of a suite (``load_suite`` turns the keys into a line number)."""
+
+    def __init__(self, keys: tuple[str, ...], message: str):
+        super().__init__(message)
+        self.keys = keys
 
 
 @dataclass(frozen=True)
@@ -140,149 +190,143 @@ def load_suite(path: str | os.PathLike, overrides: list[str] = ()) -> Suite:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvsolveError(f"{path}: not valid TOML: {error}") from None
-    raw = apply_overrides(raw, list(overrides))
-
-    def fail(keys: tuple[str, ...], message: str):
-        line = line_of(text, keys)
+    try:
+        return build_suite(apply_overrides(raw, list(overrides)))
+    except SuiteProblem as problem:
+        line = line_of(text, problem.keys)
         where = f"{path}:{line}" if line else f"{path} (from --set)" if overrides else str(path)
-        raise InvsolveError(f"{where}: {message}")
-
-    return build_suite(raw, fail)
+        raise InvsolveError(f"{where}: {problem}") from None
 
 
-def build_suite(raw: dict, fail=None) -> Suite:
-    """A checked Suite from parsed TOML; ``fail(keys, message)`` raises (load_suite's names the line)."""
-    if fail is None:
-
-        def fail(keys, message):
-            raise InvsolveError(message)
-
-    def check_keys(table: dict, allowed: set, keys: tuple[str, ...]):
-        for key in table:
-            if key not in allowed:
-                fail((*keys, key), f"unknown key {'.'.join((*keys, key))}; allowed: {', '.join(sorted(allowed))}")
-
-    unknown_top = set(raw) - {"suite", "datasets", "tasks", "methods"}
-    if unknown_top:
-        top = sorted(unknown_top)[0]
-        fail((top,), f"unknown table [{top}]; a suite has [suite], [datasets], [tasks.NAME] and [methods.NAME]")
-    head = raw.get("suite", {})
-    check_keys(head, SUITE_KEYS, ("suite",))
-    for module in head.get("plugins", []):  # your own solvers / operator presets register themselves on import
+def build_suite(raw: dict) -> Suite:
+    """A checked Suite from parsed TOML: the schema first (types, ranges, known keys), then what
+    the tables say of each other and of the registered operators and solvers."""
+    try:
+        schema = SuiteFile.model_validate(raw)
+    except ValidationError as error:
+        raise _schema_problem(error, raw) from None
+    head = schema.suite
+    for module in head.plugins:  # your own solvers / operator presets register themselves on import
         try:
             importlib.import_module(module)
         except ImportError as error:
-            fail(("suite", "plugins"), f"plugin module {module!r} cannot be imported: {error}")
-    if "name" not in head:
-        fail(("suite",), "[suite] needs a name")
-    datasets = raw.get("datasets", {})
-    for name, where in datasets.items():
-        if not isinstance(where, str):
-            fail(
-                ("datasets", name),
-                f"dataset {name} must be a built-in source ({', '.join(BUILTIN_SOURCES)}), "
-                "an .inv3 file or a folder path",
-            )
-
-    tasks = {}
-    for name, table in raw.get("tasks", {}).items():
-        keys = ("tasks", name)
-        check_keys(table, TASK_KEYS, keys)
-        if table.get("op") not in PRESETS:
-            fail(
-                (*keys, "op"), f"task {name}: unknown operator {table.get('op')!r}; choose one of {', '.join(PRESETS)}"
-            )
-        dataset = table.get("dataset")
-        if dataset not in datasets:
-            fail(
-                (*keys, "dataset"),
-                f"task {name}: dataset {dataset!r} is not in [datasets] ({', '.join(datasets) or 'none defined'})",
-            )
-        paper = table.get("paper", {})
-        for method, numbers in paper.items():
-            if not (isinstance(numbers, list) and len(numbers) == 2):
-                fail((*keys, "paper"), f"task {name}: paper.{method} must be [PSNR, SSIM]")
-        tasks[name] = Task(
-            name,
-            table["op"],
-            datasets[dataset],
-            get_preset(table["op"]).domain,
-            dict(table.get("options", {})),
-            {m: tuple(v) for m, v in paper.items()},
-        )
-
-    methods = {}
-    for name, table in raw.get("methods", {}).items():
-        keys = ("methods", name)
-        check_keys(table, METHOD_KEYS, keys)
-        named = table.get("solver")
-        per_domain = named if isinstance(named, dict) else dict.fromkeys(DOMAINS, named)
-        for domain, solver_name in per_domain.items():
-            if domain not in DOMAINS:
-                fail(
-                    (*keys, "solver"),
-                    f"method {name}: solver is keyed by domain ({', '.join(DOMAINS)}), got {domain!r}",
-                )
-            if solver_name not in SOLVERS:
-                fail(
-                    (*keys, "solver"),
-                    f"method {name}: unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}",
-                )
-            solver = get_solver(solver_name)
-            if solver.needs_prior and not table.get("prior"):
-                fail(
-                    keys,
-                    f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, "
-                    "photo = FILE }})",
-                )
-            if not solver.needs_prior and table.get("prior"):
-                fail((*keys, "prior"), f"method {name}: solver {solver.name} takes no prior")
-        task_settings = table.get("task_settings", {})
-        for task_name in task_settings:
-            if task_name not in tasks:
-                fail((*keys, "task_settings"), f"method {name}: task_settings names unknown task {task_name}")
-        checks = [(table.get("settings", {}), set(per_domain.values()))]  # shared settings: every solver takes them
-        checks += [(s, {per_domain.get(tasks[t].domain)}) for t, s in task_settings.items()]
-        for settings, solver_names in checks:
-            for solver in map(get_solver, sorted(n for n in solver_names if n)):
-                unknown = sorted(set(settings) - set(solver.parameters))
-                if unknown:
-                    fail(
-                        (*keys, "settings"),
-                        f"method {name}: solver {solver.name} has no setting "
-                        f"{', '.join(unknown)}; it takes {', '.join(solver.parameters) or 'none'}",
-                    )
-                try:
-                    check_setting_values(solver.name, settings)
-                except InvsolveError as error:
-                    fail((*keys, "settings"), f"method {name}: {error}")
-        methods[name] = Method(
-            name,
-            dict(named) if isinstance(named, dict) else named,
-            table.get("prior"),
-            dict(table.get("settings", {})),
-            {t: dict(s) for t, s in task_settings.items()},
-            table.get("label", name),
-        )
-    if not tasks or not methods:
-        fail(
-            ("tasks",) if not tasks else ("methods",), "a suite needs at least one [tasks.NAME] and one [methods.NAME]"
-        )
+            raise SuiteProblem(("suite", "plugins"), f"plugin module {module!r} cannot be imported: {error}") from None
+    tasks = {name: _task(name, table, schema) for name, table in schema.tasks.items()}
+    methods = {name: _method(name, table, tasks) for name, table in schema.methods.items()}
     for task in tasks.values():
         for method in task.paper:
             if method not in methods:
-                fail(("tasks", task.name, "paper"), f"task {task.name}: paper numbers for unknown method {method}")
+                raise SuiteProblem(
+                    ("tasks", task.name, "paper"), f"task {task.name}: paper numbers for unknown method {method}"
+                )
+    return Suite(
+        head.name,
+        tasks,
+        methods,
+        image_size=head.image_size,
+        count=head.count,
+        seeds=tuple(head.seeds),
+        validation_count=head.validation_count,
+        figure_images=head.figure_images,
+        description=head.description,
+        raw=raw,
+    )
 
-    options = {k: head[k] for k in SUITE_KEYS - {"name", "seeds", "plugins"} if k in head}
-    for key in ("image_size", "count", "validation_count", "figure_images"):
-        if key in options and not (
-            isinstance(options[key], int) and options[key] >= (0 if key == "figure_images" else 1)
-        ):
-            fail(("suite", key), f"suite.{key} must be a positive integer, got {options[key]!r}")
-    seeds = head.get("seeds", [0])
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-        fail(("suite", "seeds"), f"suite.seeds must be a list of integers, got {seeds!r}")
-    return Suite(head["name"], tasks, methods, seeds=tuple(seeds), raw=raw, **options)
+
+def _task(name: str, table: TaskTable, schema: SuiteFile) -> Task:
+    keys = ("tasks", name)
+    if table.op not in PRESETS:
+        raise SuiteProblem(
+            (*keys, "op"), f"task {name}: unknown operator {table.op!r}; choose one of {', '.join(PRESETS)}"
+        )
+    if table.dataset not in schema.datasets:
+        defined = ", ".join(schema.datasets) or "none defined"
+        raise SuiteProblem(
+            (*keys, "dataset"), f"task {name}: dataset {table.dataset!r} is not in [datasets] ({defined})"
+        )
+    try:  # the operator's own checks, at the suite's image size, before any work
+        make_operator(table.op, schema.suite.image_size, **table.options)
+    except InvsolveError as error:
+        raise SuiteProblem((*keys, "options"), f"task {name}: {error}") from None
+    paper = {method: (psnr, ssim) for method, (psnr, ssim) in table.paper.items()}
+    domain = get_preset(table.op).domain
+    return Task(name, table.op, schema.datasets[table.dataset], domain, dict(table.options), paper)
+
+
+def _method(name: str, table: MethodTable, tasks: dict[str, Task]) -> Method:
+    keys = ("methods", name)
+    per_domain = table.solver if isinstance(table.solver, dict) else dict.fromkeys(DOMAINS, table.solver)
+    for domain, solver_name in per_domain.items():
+        if domain not in DOMAINS:
+            raise SuiteProblem(
+                (*keys, "solver"), f"method {name}: solver is keyed by domain ({', '.join(DOMAINS)}), got {domain!r}"
+            )
+        if solver_name not in SOLVERS:
+            raise SuiteProblem(
+                (*keys, "solver"), f"method {name}: unknown solver {solver_name!r}; choose one of {', '.join(SOLVERS)}"
+            )
+        solver = get_solver(solver_name)
+        if solver.needs_prior and not table.prior:
+            raise SuiteProblem(
+                keys,
+                f"method {name}: solver {solver.name} needs a prior (prior = FILE or {{ ct = FILE, photo = FILE }})",
+            )
+        if not solver.needs_prior and table.prior:
+            raise SuiteProblem((*keys, "prior"), f"method {name}: solver {solver.name} takes no prior")
+    for task_name in table.task_settings:
+        if task_name not in tasks:
+            raise SuiteProblem((*keys, "task_settings"), f"method {name}: task_settings names unknown task {task_name}")
+    checks = [(table.settings, set(per_domain.values()))]  # shared settings: every solver takes them
+    checks += [(s, {per_domain.get(tasks[t].domain)}) for t, s in table.task_settings.items()]
+    for settings, solver_names in checks:
+        for solver in map(get_solver, sorted(n for n in solver_names if n)):
+            unknown = sorted(set(settings) - set(solver.parameters))
+            if unknown:
+                raise SuiteProblem(
+                    (*keys, "settings"),
+                    f"method {name}: solver {solver.name} has no setting {', '.join(unknown)}; "
+                    f"it takes {', '.join(solver.parameters) or 'none'}",
+                )
+            try:
+                check_setting_values(solver.name, settings)
+            except InvsolveError as error:
+                raise SuiteProblem((*keys, "settings"), f"method {name}: {error}") from None
+    return Method(
+        name,
+        dict(table.solver) if isinstance(table.solver, dict) else table.solver,
+        dict(table.prior) if isinstance(table.prior, dict) else table.prior,
+        dict(table.settings),
+        {t: dict(s) for t, s in table.task_settings.items()},
+        table.label or name,
+    )
+
+
+#: The table model behind each top-level key, for naming the keys a table allows.
+_TABLES = {"suite": SuiteHead, "tasks": TaskTable, "methods": MethodTable}
+
+
+def _schema_problem(error: ValidationError, raw: dict) -> SuiteProblem:
+    """The first schema error, at the keys of the file it names (pydantic's location also names
+    the member of a union it tried; those parts are no keys of the file)."""
+    first = error.errors()[0]
+    keys: tuple[str, ...] = ()
+    node: Any = raw
+    for part in map(str, first["loc"]):
+        if not (isinstance(node, dict) and part in node):
+            break
+        keys, node = (*keys, part), node[part]
+    kind = first["type"]
+    if kind == "extra_forbidden" and len(keys) == 1:
+        return SuiteProblem(
+            keys, f"unknown table [{keys[0]}]; a suite has [suite], [datasets], [tasks.NAME] and [methods.NAME]"
+        )
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_TABLES[keys[0]].model_fields)
+        return SuiteProblem(keys, f"unknown key {'.'.join(keys)}; allowed: {allowed}")
+    if kind in ("missing", "too_short") and first["loc"] in (("tasks",), ("methods",)):
+        return SuiteProblem(keys, "a suite needs at least one [tasks.NAME] and one [methods.NAME]")
+    named = ".".join(map(str, first["loc"])) if kind == "missing" else ".".join(keys)
+    return SuiteProblem(keys, one_line(error, named))
 
 
 def check_resources(suite: Suite, split: str) -> None:

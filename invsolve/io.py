@@ -344,12 +344,19 @@ def _read_raster(path: Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise InvsolveError(f"cannot read {path}: the file is empty")
     try:
-        array = np.asarray(iio.imread(path))
+        cmyk = iio.immeta(path).get("mode") == "CMYK"  # print-ready JPEGs and TIFFs: 4 ink channels, not RGBA
+        array = np.asarray(iio.imread(path, mode="RGB") if cmyk else iio.imread(path))
     except Exception:  # imageio raises many types, with its plug-in machinery's words, for damaged files
         raise InvsolveError(
             f"cannot read {path}: not a valid {path.suffix.lstrip('.').upper()} image (damaged, truncated "
             "or another kind of file)"
         ) from None
+    if cmyk:
+        warnings.warn(
+            f"{path} is a CMYK image: converted to RGB without its colour profile, so its colours are approximate",
+            InputNotice,
+            stacklevel=3,
+        )
     return array.astype(np.float32) if array.dtype == bool else array
 
 

@@ -12,12 +12,15 @@ import inspect
 import types
 import typing
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from annotated_types import Ge, Gt, Interval, Le
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from invsolve.errors import InvsolveError
+
+if TYPE_CHECKING:  # torch loads only where an image is checked: the command line's help needs none
+    import torch
 
 STRICT = ConfigDict(strict=True, allow_inf_nan=False, arbitrary_types_allowed=True)
 
@@ -31,24 +34,47 @@ def _adapter(annotation: Any) -> TypeAdapter:
 
 
 def describe(annotation: Any) -> str:
-    """``int | None`` as "an integer or None"."""
-    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    """What an annotation admits, in words: ``int | None`` as "an integer or None",
+    ``Annotated[int, Ge(1)]`` as "an integer of at least 1", ``Literal["a", "b"]`` as "a or b"."""
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return describe(arguments[0]) + "".join(_bound(rule) for rule in annotation.__metadata__)
+    if origin is typing.Literal:
+        return " or ".join(map(str, arguments))
+    union = origin in (typing.Union, types.UnionType)
     words = [
         "None" if option is type(None) else _WORDS.get(option, getattr(option, "__name__", str(option)))
-        for option in (typing.get_args(annotation) if union else (annotation,))
+        for option in (arguments if union else (annotation,))
     ]
     return " or ".join(dict.fromkeys(words))
 
 
-def one_line(error: ValidationError) -> str:
+def _bound(rule: Any) -> str:
+    """A bound from ``annotated_types`` in words."""
+    if isinstance(rule, Interval) and rule.ge is not None and rule.le is not None:
+        return f" in {rule.ge}..{rule.le}"
+    if isinstance(rule, Ge):
+        return ", 0 or more" if rule.ge == 0 else f" of at least {rule.ge}"
+    if isinstance(rule, Gt):
+        return f" above {rule.gt}"
+    if isinstance(rule, Le):
+        return f" of at most {rule.le}"
+    return ""
+
+
+def one_line(error: ValidationError, field: str | None = None) -> str:
     """A pydantic error as ``field network.size is 'huge'; expected 'tiny', 'small' or 'paper'``: the
-    first problem, its field, the value given and what it must be."""
+    first problem, its field (``field`` names it where pydantic's location would not), the value
+    given and what it must be."""
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])
+    field = ".".join(str(part) for part in first["loc"]) if field is None else field
     if first["type"] == "missing":
         return f"field {field} is missing"
-    expected = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-    expected = _EXPECTED.get(first["type"], expected)
+    message = first["msg"]
+    if not message.startswith(("Input should be", "Value error, ")) and field:  # a length, a pattern
+        return f"field {field} is {shown(first['input'])}: {message[0].lower()}{message[1:]}"
+    expected = _EXPECTED.get(first["type"], message.removeprefix("Input should be ").removeprefix("Value error, "))
+    expected = expected.format(**first.get("ctx", {})) if first["type"] in _EXPECTED else expected
     if not field:  # a rule across fields
         return expected
     return f"field {field} is {shown(first['input'])}; expected {expected}"
@@ -70,6 +96,10 @@ _EXPECTED = {
     "model_type": "a table",
     "dict_type": "a table",
     "list_type": "a list",
+    "greater_than_equal": "at least {ge}",
+    "greater_than": "above {gt}",
+    "less_than_equal": "at most {le}",
+    "less_than": "below {lt}",
 }
 
 
@@ -98,9 +128,11 @@ def _hints(function: Callable) -> dict[str, Any]:
     return hints
 
 
-def check_image(name: str, image: torch.Tensor, where: str) -> None:
+def check_image(name: str, image: "torch.Tensor", where: str) -> None:
     """An image as invsolve takes it: a floating-point tensor, finite, with values in [0, 1]. Integer
     images (0..255) are refused rather than scored as if they were in [0, 1]."""
+    import torch
+
     if not isinstance(image, torch.Tensor):
         raise InvsolveError(f"{where}: {name} must be a torch.Tensor, got {type(image).__name__}")
     if not image.is_floating_point():

@@ -59,3 +59,16 @@ def tiny_train_flags(**changes) -> list[str]:
         value = settings[key]
         flags += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     return flags
+
+
+#: The colours of ``write_cmyk_jpeg``'s two halves, as RGB in 0..255.
+CMYK_HALVES = ((200, 100, 0), (30, 60, 220))
+
+
+def write_cmyk_jpeg(path) -> None:
+    """A 32x32 print-ready JPEG in CMYK: its top half and bottom half in the two ``CMYK_HALVES``."""
+    from PIL import Image
+
+    rgb = np.zeros((32, 32, 3), dtype=np.uint8)
+    rgb[:16], rgb[16:] = CMYK_HALVES
+    Image.fromarray(rgb).convert("CMYK").save(path, quality=95)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from invsolve.errors import InvsolveError
+from invsolve.errors import InputNotice, InvsolveError
 from invsolve.io import atomic_write, read_image, read_measurement, write_image
-from tests.helpers import write_test_dicom
+from tests.helpers import CMYK_HALVES, write_cmyk_jpeg, write_test_dicom
 
 
 def test_png_round_trip_is_8_bit_exact(tmp_path, generator):
@@ -59,6 +59,15 @@ def test_dicom_is_read_in_hounsfield_units_and_windowed(tmp_path):
     assert read_image(path).flatten().tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0])
     narrow = read_image(path, window=(-200, 200))
     assert narrow.flatten().tolist() == pytest.approx([0.0, 0.5, 1.0, 1.0])  # 0 HU is mid-window
+
+
+def test_a_cmyk_jpeg_is_read_in_its_colours_with_a_notice_not_as_rgba(tmp_path):
+    write_cmyk_jpeg(tmp_path / "print.jpg")
+    with pytest.warns(InputNotice, match="is a CMYK image: converted to RGB"):
+        image = read_image(tmp_path / "print.jpg")
+    assert image.shape == (3, 32, 32)
+    for rows, colour in zip((slice(2, 14), slice(18, 30)), CMYK_HALVES, strict=True):
+        assert torch.allclose(image[:, rows].mean((1, 2)) * 255, torch.tensor(colour, dtype=torch.float32), atol=4)
 
 
 def test_bad_files_are_refused_with_a_clear_message(tmp_path):

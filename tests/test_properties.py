@@ -2,13 +2,17 @@
 examples): arguments of the wrong type, range, dtype or shape end in InvsolveError and nothing else;
 valid ones round-trip."""
 
+import copy
 import math
+import tomllib
+from pathlib import Path
 
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from invsolve import InvsolveError, make_operator, reconstruct
+from invsolve.benchmarks.suite import build_suite
 from invsolve.priors import load, read_checkpoint
 from invsolve.priors.checkpoint import write_checkpoint
 from invsolve.solvers import SOLVERS, get_solver
@@ -134,3 +138,55 @@ def test_a_damaged_checkpoint_config_is_refused_in_one_line(tiny_prior_file, tmp
     path = tmp_path_factory.mktemp("damaged") / "prior.safetensors"
     write_checkpoint(path, tensors, config)
     refused_or_fine(lambda: load(path))
+
+
+MINI_SUITE = tomllib.loads((Path(__file__).parents[1] / "benchmarks" / "mini.toml").read_text())
+SUITE_FIELDS = [
+    "suite.name",
+    "suite.image_size",
+    "suite.count",
+    "suite.seeds",
+    "suite.plugins",
+    "datasets.phantoms",
+    "tasks.ct8.op",
+    "tasks.ct8.options",
+    "tasks.ct8.paper",
+    "methods.padis.solver",
+    "methods.padis.prior",
+    "methods.padis.settings",
+    "methods.padis.task_settings",
+    "methods.admm-tv.label",
+]
+
+
+@SOME
+@given(field=st.sampled_from(SUITE_FIELDS), value=st.one_of(anything, st.dictionaries(st.text(max_size=4), anything)))
+def test_a_damaged_suite_is_refused_in_one_line(field, value):
+    raw = copy.deepcopy(MINI_SUITE)
+    *parents, last = field.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    refused_or_fine(lambda: build_suite(raw))
+
+
+@SOME
+@given(
+    image_size=st.integers(4, 128).map(lambda k: 4 * k),  # room for the 9x9 blur, a multiple of the sr factor
+    count=st.integers(1, 100),
+    seeds=st.lists(st.integers(0, 2**31), min_size=1, max_size=4),
+    views=st.integers(1, 64),
+    steps=st.integers(1, 500),
+    zeta=st.floats(0, 10),
+)
+def test_a_valid_suite_is_read_as_written(image_size, count, seeds, views, steps, zeta):
+    raw = copy.deepcopy(MINI_SUITE)
+    raw["suite"] |= {"image_size": image_size, "count": count, "seeds": seeds}
+    raw["tasks"]["ct8"]["options"] = {"views": views}
+    raw["methods"]["padis"] |= {"solver": "dps", "prior": "padis-ct", "settings": {"steps": steps, "zeta": zeta}}
+    suite = build_suite(raw)
+    assert (suite.image_size, suite.count, suite.seeds) == (image_size, count, tuple(seeds))
+    assert suite.tasks["ct8"].options == {"views": views}
+    assert suite.methods["padis"].settings_for(suite.tasks["ct8"]) == {"steps": steps, "zeta": zeta}
+    assert build_suite(suite.raw) == suite

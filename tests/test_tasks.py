@@ -78,13 +78,13 @@ def test_a_changed_value_in_a_copy_of_the_tuned_table_is_what_reconstruct_runs(t
 def test_a_damaged_tuned_table_is_named(tmp_path):
     bad = tmp_path / "tuned.toml"
     bad.write_text('[[tuned]]\nsolver = "dds"\npreset = "ct8"\nprior = "padis"\nsettings = { xi = 3 }\nlog = "x"\n')
-    with pytest.raises(InvsolveError, match=r"setting xi must be a number in 0\.\.1"):
+    with pytest.raises(InvsolveError, match=r"setting xi must be a finite number in 0\.\.1"):
         read_tuned(bad)
     bad.write_text('[[tuned]]\nsolver = "dds"\npreset = "ct8"\nprior = "padis"\nsettings = 3\nlog = "x"\n')
-    with pytest.raises(InvsolveError, match="settings must be a table"):
+    with pytest.raises(InvsolveError, match="tuned row 1: field settings is 3; expected a table"):
         read_tuned(bad)
     bad.write_text('[[tuned]]\nsolver = "dds"\n')
-    with pytest.raises(InvsolveError, match="tuned row 1 must have solver, preset, settings, log"):
+    with pytest.raises(InvsolveError, match="tuned row 1: field preset is missing"):
         read_tuned(bad)
 
 
@@ -151,7 +151,7 @@ def test_each_preset_has_its_preferred_solver():
         ("dps", {"zeta": -1.0}, "setting zeta must be a finite number, 0 or more"),
         ("dps", {"steps": "50"}, "setting steps must be an integer of at least 1, got '50'"),
         ("dps", {"steps": True}, "setting steps must be an integer"),
-        ("dds", {"xi": 1.5}, "setting xi must be a number in 0..1"),
+        ("dds", {"xi": 1.5}, "setting xi must be a finite number in 0..1"),
         ("dds", {"cg_iterations": 2.5}, "setting cg_iterations must be an integer, 0 or more"),
         ("dds", {"sigma_max": float("nan")}, "setting sigma_max must be a finite number above 0"),
         ("dds", {"sigma_max": 0.01, "sigma_min": 0.1}, "sigma_max (0.01) must exceed sigma_min (0.1)"),

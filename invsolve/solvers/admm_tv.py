@@ -77,7 +77,7 @@ def admm_tv(
             "pass lam (and rho_factor or rho, iterations)"
         )
     rho = rho_factor * lam if rho is None else rho
-    if cg_iterations < 1:  # the value ranges are checked where settings enter (settings.SETTING_RULES)
+    if cg_iterations < 1:  # the value ranges are checked where settings enter (settings.SETTING_TYPES)
         raise InvsolveError("ADMM-TV needs at least one CG iteration per ADMM iteration (cg_iterations)")
     with torch.no_grad():
         x = physics.baseline(operator, y)

@@ -283,7 +283,7 @@ def dds(
     """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
     on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
     baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
-    # the value ranges are checked where settings enter (invsolve.solvers.settings.SETTING_RULES)
+    # the value ranges are checked where settings enter (invsolve.solvers.settings.SETTING_TYPES)
     if gamma == 0 and cg_iterations == 0:
         raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
     counted = CountedPrior(prior)

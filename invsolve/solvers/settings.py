@@ -13,16 +13,18 @@ table), never on test images.
 """
 
 import json
-import math
 import os
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Interval
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from invsolve.catalog import CLASSICAL_DEFAULT, DPS_STARTS, FALLBACK_SOLVER, PREFERRED_SOLVER, SCHEDULE_KINDS
 from invsolve.errors import InvsolveError
+from invsolve.validation import check_value, one_line
 
 #: Settings before any tuning: the reference code's CT-20 values for the Langevin family (100
 #: levels x 10, zeta 0.3, snr 0.16), deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi), DDS
@@ -43,42 +45,34 @@ GENERIC: dict[str, dict[str, Any]] = {
 }
 
 
-def _whole(low: int) -> Callable[[object], bool]:
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _number(test: Callable[[float], bool]) -> Callable[[object], bool]:
-    return lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and test(v)
-
-
-#: What each setting may be, checked wherever settings enter (the Python API, suite files, --set,
-#: --param): (test, what the message asks for). None always means "the default".
-SETTING_RULES = {
-    "steps": (_whole(1), "an integer of at least 1"),
-    "inner": (_whole(1), "an integer of at least 1"),
-    "iterations": (_whole(1), "an integer of at least 1"),
-    "cg_iterations": (_whole(0), "an integer, 0 or more"),
-    "zeta": (_number(lambda v: v >= 0), "a finite number, 0 or more"),
-    "gamma": (_number(lambda v: v >= 0), "a finite number, 0 or more"),
-    "xi": (_number(lambda v: 0 <= v <= 1), "a number in 0..1"),
-    "lam": (_number(lambda v: v > 0), "a finite number above 0"),
-    "rho": (_number(lambda v: v > 0), "a finite number above 0"),
-    "rho_factor": (_number(lambda v: v > 0), "a finite number above 0"),
-    "snr": (_number(lambda v: v > 0), "a finite number above 0"),
-    "sigma_max": (_number(lambda v: v > 0), "a finite number above 0"),
-    "sigma_min": (_number(lambda v: v > 0), "a finite number above 0"),
-    "schedule": (lambda v: v in SCHEDULE_KINDS, " or ".join(SCHEDULE_KINDS)),
-    "start": (lambda v: v in DPS_STARTS, " or ".join(DPS_STARTS)),
-    "tv": (lambda v: v in ("isotropic", "anisotropic"), "isotropic or anisotropic"),
+#: What each setting may be, as types the schema library checks (strict: 2.5 is no count, "8" no
+#: number, NaN no number) wherever settings enter: the Python API, suite files, --set, --param and
+#: the tuned table. The messages are made from the same types. None always means "the default".
+SETTING_TYPES: dict[str, Any] = {
+    "steps": Annotated[int, Ge(1)],
+    "inner": Annotated[int, Ge(1)],
+    "iterations": Annotated[int, Ge(1)],
+    "cg_iterations": Annotated[int, Ge(0)],
+    "zeta": Annotated[float, Ge(0)],
+    "gamma": Annotated[float, Ge(0)],
+    "xi": Annotated[float, Interval(ge=0, le=1)],
+    "lam": Annotated[float, Gt(0)],
+    "rho": Annotated[float, Gt(0)],
+    "rho_factor": Annotated[float, Gt(0)],
+    "snr": Annotated[float, Gt(0)],
+    "sigma_max": Annotated[float, Gt(0)],
+    "sigma_min": Annotated[float, Gt(0)],
+    "schedule": Literal[SCHEDULE_KINDS],
+    "start": Literal[DPS_STARTS],
+    "tv": Literal["isotropic", "anisotropic"],
 }
 
 
 def check_setting_values(solver: str, settings: dict) -> None:
     """One line naming the first setting whose value is of the wrong type or out of range."""
     for name, value in settings.items():
-        test, expected = SETTING_RULES.get(name, (lambda v: True, ""))
-        if value is not None and not test(value):
-            raise InvsolveError(f"solver {solver}: setting {name} must be {expected}, got {value!r}")
+        if value is not None and name in SETTING_TYPES:
+            check_value(f"setting {name}", value, SETTING_TYPES[name], f"solver {solver}")
     low, high = settings.get("sigma_min"), settings.get("sigma_max")
     if low is not None and high is not None and not high > low:
         raise InvsolveError(f"solver {solver}: sigma_max ({high}) must exceed sigma_min ({low})")
@@ -121,6 +115,17 @@ def preferred_solver(preset: str, with_prior: bool = True) -> str:
 
 #: The tuned values the package reads (``invsolve bench tune --write`` updates it).
 TUNED_FILE = Path(__file__).with_name("tuned.toml")
+
+
+class TunedEntry(BaseModel):
+    """A row of a tuned-settings file as written: the schema ``read_tuned`` checks it against."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    solver: str
+    preset: str
+    prior: str | None = None  # the kind of prior; none for the classical solvers
+    settings: dict[str, Any]  # each value checked against SETTING_TYPES
+    log: str  # the validation log the values were chosen on
 
 
 @dataclass(frozen=True)
@@ -179,21 +184,19 @@ def read_tuned(path: str | os.PathLike | None = None) -> TunedTable:
         raw = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise InvsolveError(f"cannot read the tuned settings {path}: {error}") from None
+    if not isinstance(raw.get("tuned", []), list):
+        raise InvsolveError(f"{path}: tuned must be an array of tables ([[tuned]] rows)")
     rows = []
     for number, entry in enumerate(raw.get("tuned", []), 1):
         where = f"{path}: tuned row {number}"
-        required = {"solver", "preset", "settings", "log"}
-        if not isinstance(entry, dict) or set(entry) - required - {"prior"} or not required <= set(entry):
-            raise InvsolveError(f"{where} must have solver, preset, settings, log (and prior for a learned one)")
-        if not isinstance(entry["settings"], dict):
-            raise InvsolveError(
-                f"{where}: settings must be a table such as {{ steps = 50 }}, got {entry['settings']!r}"
-            )
-        solver = entry["solver"]
-        if solver not in GENERIC:
-            raise InvsolveError(f"{where}: unknown solver {solver!r}")
-        settings = check_settings(solver, dict(entry["settings"]))
-        rows.append(TunedRow(solver, str(entry["preset"]), entry.get("prior"), settings, str(entry["log"])))
+        try:
+            row = TunedEntry.model_validate(entry)
+        except ValidationError as error:
+            raise InvsolveError(f"{where}: {one_line(error)}") from None
+        if row.solver not in GENERIC:
+            raise InvsolveError(f"{where}: unknown solver {row.solver!r}; choose one of {', '.join(GENERIC)}")
+        settings = check_settings(row.solver, dict(row.settings))
+        rows.append(TunedRow(row.solver, row.preset, row.prior, settings, row.log))
     keys = [r.key for r in rows]
     if len(set(keys)) != len(keys):
         raise InvsolveError(f"{path}: two rows for the same solver, preset and prior")

@@ -206,6 +206,16 @@ def test_the_tune_command_prints_each_setting_as_given(suite_file, tmp_path, cap
             "tiny.toml:28: method admm-tv: solver admm-tv has no setting zeta",
         ),
         (("count = 2", "cuont = 2"), "tiny.toml:6: unknown key suite.cuont"),
+        (("count = 2", "count = 2.5"), "tiny.toml:6: field suite.count is 2.5; expected an integer"),
+        (('name = "tiny"\n', ""), "tiny.toml:2: field suite.name is missing"),
+        (
+            ('dataset = "phantoms"\npaper', 'dataset = "phantoms"\noptions = { views = 2.5 }\npaper'),
+            "tiny.toml:17: task ct8: operator ct8: views must be an integer, got 2.5",
+        ),
+        (
+            ("[23.09, 0.555]", "[23.09]"),
+            "tiny.toml:17: field tasks.ct8.paper.admm-tv is [23.09]: list should have at least 2 items",
+        ),
         (
             ('solver = "dps"', 'solver = { ct = "dps", mri = "dps" }'),
             "method padis: solver is keyed by domain (ct, photo)",

@@ -85,7 +85,7 @@ def test_diffpir_with_a_wrong_data_weight_fails_the_same_check(gaussian_problem,
 
 def test_diffpir_refuses_settings_outside_their_range(gaussian_problem):
     prior, op, y, _, _ = gaussian_problem
-    with pytest.raises(InvsolveError, match=r"setting xi must be a number in 0\.\.1"):
+    with pytest.raises(InvsolveError, match=r"setting xi must be a finite number in 0\.\.1"):
         get_solver("diffpir")(op, y, prior, steps=5, xi=1.5)
     with pytest.raises(InvsolveError, match="setting lam must be a finite number above 0"):
         get_solver("diffpir")(op, y, prior, steps=5, lam=0.0)
@@ -153,7 +153,7 @@ def test_dds_refuses_settings_outside_their_range(gaussian_problem):
     prior, op, y, _, _ = gaussian_problem
     run = get_solver("dds")
     for settings, message in (
-        ({"xi": 1.5}, r"setting xi must be a number in 0\.\.1"),
+        ({"xi": 1.5}, r"setting xi must be a finite number in 0\.\.1"),
         ({"gamma": -1.0}, "setting gamma must be a finite number, 0 or more"),
         ({"cg_iterations": 0}, "at least one CG iteration"),
         ({"start": "middle"}, "setting start must be baseline or noise"),
