@@ -55,3 +55,10 @@ def seeded_integers(high: int, shape: Sequence[int], generator: torch.Generator 
     ``seeded_normal``."""
     device = generator.device if generator is not None else torch.device("cpu")
     return torch.randint(high, shape, generator=generator, device=device)
+
+
+def seeded_poisson(rates: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Poisson counts with the given ``rates``, drawn on the generator's device, then moved back to
+    ``rates``'s device: a seed gives the same counts wherever the result lives."""
+    device = generator.device if generator is not None else rates.device
+    return torch.poisson(rates.to(device), generator=generator).to(rates.device)

@@ -20,7 +20,15 @@ from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.figures import save_comparison
 from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image, written_together
-from invsolve.operators import Preset, get_preset, make_operator
+from invsolve.operators import (
+    Preset,
+    estimate_noise_level,
+    get_preset,
+    make_operator,
+    noise_level,
+    noise_model_for,
+    photon_counts,
+)
 from invsolve.priors import Prior, load
 from invsolve.solvers import get_solver, preferred_solver
 from invsolve.solvers.settings import TunedTable
@@ -79,9 +87,14 @@ class Reconstruction:
     def summary(self) -> str:
         """The human-readable report ``invsolve reconstruct`` prints."""
         r = self.report
+        noise = (
+            f"{r['photons']:g} photons per bin, noise about {r['noise']:.3g}"
+            if r["photons"]
+            else f"noise {r['noise']:g}"
+        )
+        noise += " estimated from the measurement" if r["noise_source"] == "estimated" else ""
         lines = [
-            f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), "
-            f"noise {r['noise']:g})"
+            f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), {noise})"
         ]
         rows = ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (self.method, r["psnr"], r["ssim"]))
         width = max(20, *(len(name) for name, _, _ in rows))
@@ -111,6 +124,7 @@ def reconstruct(
     measurement: str | os.PathLike | torch.Tensor | None = None,
     image_size: int | None = None,
     noise: float | None = None,
+    photons: float | None = None,
     window: tuple[float, float] | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
@@ -126,8 +140,12 @@ def reconstruct(
     solver, without one to ADMM-TV. ``image``: the ground truth to simulate measurements from (a file
     or a (C, H, W) tensor in [0, 1]; default: the first test image of the built-in source of the
     operator's domain). ``measurement``: measured data instead (a .npy file or a (C, ...) tensor; no
-    ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the
-    measurement-noise level (default the preset's). ``seed`` seeds the simulated noise and the solver.
+    ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the standard
+    deviation of Gaussian measurement noise; ``photons``: photon-count noise instead (CT: photons per
+    detector bin, ``invsolve.operators.ct.ATTENUATION``). Without either, simulated measurements get the
+    preset's noise, and a given ``measurement`` the level estimated from it
+    (``invsolve.operators.estimate_noise_level``; the report's ``noise_source`` says which).
+    ``seed`` seeds the simulated noise and the solver.
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
@@ -135,7 +153,8 @@ def reconstruct(
     file; default the package's ``tuned.toml``); the report's ``tuned_log`` names the validation log
     of the tuned values used. The case runs through ``invsolve.tasks.run_case``.
     """
-    scalars = {"op": op, "solver": solver, "image_size": image_size, "noise": noise, "window": window, "seed": seed}
+    scalars = {"op": op, "solver": solver, "image_size": image_size, "noise": noise, "photons": photons, "seed": seed}
+    scalars["window"] = window
     check_arguments(reconstruct, scalars | {"precision": precision, "progress": progress}, "reconstruct")
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
@@ -157,14 +176,18 @@ def reconstruct(
         raise InvsolveError(f"image_size must be at least 8, got {image_size}")
 
     truth = None
+    noise_source = "given" if noise is not None or photons is not None else "preset"
     if measurement is not None:
         y, source_label = _measurement(measurement)
-        operator = make_operator(op, image_size, channels=y.shape[0], device=device, noise=noise)
+        operator = make_operator(op, image_size, channels=y.shape[0], device=device, noise=noise, photons=photons)
         y = y[None].to(device)
         operator.check_measurement(y)
+        if noise_source == "preset":  # measured data brings its own noise, whatever the preset simulates
+            operator.set_noise_model(noise_model_for(estimate_noise_level(operator, y)))
+            noise_source = "estimated"
     else:
         truth, source_label = _ground_truth(image, preset, image_size, window)
-        operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise)
+        operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise, photons=photons)
         truth, y = truth[None].to(device), None
 
     outcome = run_case(
@@ -185,7 +208,9 @@ def reconstruct(
         "input": source_label,
         "image_size": image_size,
         "channels": operator.image_shape[0],
-        "noise": operator.noise_sigma,
+        "noise": noise_level(operator, outcome.measurement),
+        "photons": photon_counts(operator),
+        "noise_source": noise_source,
         "baseline": operator.baseline_name,
         "seed": seed,
         "device": str(device),

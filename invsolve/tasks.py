@@ -20,6 +20,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -161,7 +162,7 @@ def run_case(
     chosen = choose_settings(solver, operator, prior, settings, tuned)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    info: dict[str, int] = {}
+    info: dict[str, Any] = {}
     start = time.perf_counter()
     image = solver(
         operator,
@@ -192,7 +193,7 @@ def run_case(
         truth,
         measurement,
         solver.name,
-        chosen.values,
+        chosen.values | info.get("derived", {}),  # with what the solver's rules chose (ADMM-TV's lam)
         chosen.tuned.log if chosen.tuned else None,
         info.get("nfe", 0),
         seconds,

@@ -6,7 +6,16 @@ algorithms too.
 """
 
 from invsolve.catalog import DOMAINS
-from invsolve.operators.base import OperatorMixin, baseline, check_measurement, image_channels, noise_level
+from invsolve.operators.base import (
+    OperatorMixin,
+    baseline,
+    check_measurement,
+    estimate_noise_level,
+    image_channels,
+    noise_level,
+    noise_model_for,
+    photon_counts,
+)
 from invsolve.operators.blur import BoxBlur
 from invsolve.operators.ct import ParallelBeamCT
 from invsolve.operators.presets import (
@@ -29,10 +38,13 @@ __all__ = [
     "Preset",
     "baseline",
     "check_measurement",
+    "estimate_noise_level",
     "get_preset",
     "image_channels",
     "make_operator",
     "noise_level",
+    "noise_model_for",
+    "photon_counts",
     "preset_differences",
     "register_preset",
 ]

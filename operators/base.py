@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 import torch
-from deepinv.physics import DecomposablePhysics, GaussianNoise, ZeroNoise
+from deepinv.physics import DecomposablePhysics, GaussianNoise, LogPoissonNoise, ZeroNoise
 
-from invsolve.devices import seeded_normal
+from invsolve.devices import seeded_normal, seeded_poisson
 from invsolve.errors import InvsolveError
 
 FLOAT32_MAX = torch.finfo(torch.float32).max
@@ -29,11 +29,32 @@ FLOAT32_MAX = torch.finfo(torch.float32).max
 Physics: TypeAlias = Any
 
 
-def noise_model_for(sigma: float) -> GaussianNoise | ZeroNoise:
-    """deepinv's noise model for white Gaussian noise of standard deviation ``sigma``."""
+#: A bin that counts no photon is read as this many (log 0 is no measurement), as LoDoPaB-CT does
+#: (Leuschner et al. 2021).
+ZERO_COUNT = 0.1
+#: The most photons per detector bin a model takes: beyond it the noise is below float32's resolution.
+MAX_PHOTONS = 1e12
+
+
+def noise_model_for(
+    sigma: float, photons: float | None = None, attenuation: float = 1.0
+) -> GaussianNoise | ZeroNoise | LogPoissonNoise:
+    """deepinv's noise model: white Gaussian noise of standard deviation ``sigma`` on the measurement,
+    or, with ``photons``, photon-count noise after the log: a bin of line integral p (in the
+    operator's units, ``attenuation`` per unit) counts Poisson(photons exp(-attenuation p)), and
+    measures -log(count / photons) / attenuation."""
     if not (math.isfinite(sigma) and 0 <= sigma <= FLOAT32_MAX):
         raise InvsolveError(f"noise level must be a number from 0 to {FLOAT32_MAX:.3g} (float32 data), got {sigma:g}")
-    return GaussianNoise(sigma=sigma) if sigma > 0 else ZeroNoise()
+    if photons is None:
+        return GaussianNoise(sigma=sigma) if sigma > 0 else ZeroNoise()
+    if sigma > 0:
+        raise InvsolveError(
+            f"give Gaussian noise (noise {sigma:g}) or photon counts (photons {photons:g}), not both: "
+            "photon counts bring their own noise"
+        )
+    if not (math.isfinite(photons) and 1 <= photons <= MAX_PHOTONS):
+        raise InvsolveError(f"photons (per detector bin) must be a number from 1 to {MAX_PHOTONS:g}, got {photons:g}")
+    return LogPoissonNoise(N0=photons, mu=attenuation)
 
 
 class OperatorMixin:
@@ -53,20 +74,24 @@ class OperatorMixin:
 
     @property
     def noise_sigma(self) -> float:
-        """The standard deviation of the measurement noise, as the current noise model says."""
-        return noise_level(self)
+        """The standard deviation of Gaussian measurement noise, as the current noise model says (0
+        for photon-count noise, whose level depends on the measurement: ``noise_level(op, y)``)."""
+        return 0.0 if photon_counts(self) else noise_level(self)
 
     def baseline(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def simulate(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Measurements ``A x + sigma * n``; the noise comes from ``generator`` (seeded = repeatable).
-
-        The noise is drawn on the generator's device and then moved, so the same seed gives the
-        same measurements on CPU and GPU.
-        """
+        """Measurements ``A x`` with the noise model's noise, drawn from ``generator`` (seeded =
+        repeatable) on its device and then moved, so the same seed gives the same measurements on
+        CPU and GPU."""
         self.check_image(x)
         y = self.A(x)
+        model = self.noise_model
+        if isinstance(model, LogPoissonNoise):
+            photons, attenuation = float(model.N0), float(model.mu)
+            counts = seeded_poisson(photons * torch.exp(-attenuation * y.clamp_min(0)), generator)
+            return -torch.log(counts.clamp_min(ZERO_COUNT) / photons) / attenuation
         sigma = self.noise_sigma
         if sigma > 0:
             y = y + sigma * seeded_normal(y.shape, generator, y)
@@ -95,23 +120,62 @@ class OperatorMixin:
             "image_shape": list(self.image_shape),
             "measurement_shape": list(self.measurement_shape),
             "noise": self.noise_sigma,
+            "photons": photon_counts(self),
         }
 
 
-def noise_level(physics: Physics) -> float:
-    """The measurement noise's standard deviation: 0 without noise, the sigma of a Gaussian model (the
-    largest, if it holds one per image). Other noise models are refused: every solver here weighs the
-    data as Gaussian."""
+def photon_counts(physics: Physics) -> float | None:
+    """The photons per detector bin of a photon-count noise model, None for any other."""
+    model = getattr(physics, "noise_model", None)
+    return float(f"{float(model.N0):.7g}") if isinstance(model, LogPoissonNoise) else None
+
+
+def noise_level(physics: Physics, y: torch.Tensor | None = None) -> float:
+    """The standard deviation of the measurement noise, which the solvers weigh the data by: 0
+    without noise, the sigma of a Gaussian model (the largest, if it holds one per image).
+
+    Photon-count noise is not Gaussian, and its level depends on the measurement: a bin of post-log
+    value p has variance about exp(attenuation p) / (photons attenuation^2) (the delta method), so
+    with ``y`` the level is the root mean square of that over the bins, a Gaussian of the same mean
+    variance. Other noise models are refused."""
     model = getattr(physics, "noise_model", None)
     if model is None or isinstance(model, ZeroNoise):
         return 0.0
+    if isinstance(model, LogPoissonNoise):
+        if y is None:
+            raise InvsolveError("photon-count noise has a level only for a given measurement: noise_level(op, y)")
+        photons, attenuation = float(model.N0), float(model.mu)
+        variance = torch.exp(attenuation * y.detach().double()).mean() / (photons * attenuation**2)
+        return float(f"{math.sqrt(variance):.7g}")
     if not isinstance(model, GaussianNoise):
         raise InvsolveError(
             f"the operator's noise model is {type(model).__name__}; invsolve's solvers and simulate "
-            "assume Gaussian noise: set a GaussianNoise or ZeroNoise model"
+            "take Gaussian noise (GaussianNoise, ZeroNoise) or photon counts (LogPoissonNoise)"
         )
     sigma = float(model.sigma.max() if isinstance(model.sigma, torch.Tensor) else model.sigma)
     return float(f"{sigma:.7g}")  # deepinv holds it in float32: 0.01, not 0.009999999776
+
+
+def estimate_noise_level(physics: Physics, y: torch.Tensor) -> float:
+    """The standard deviation of white noise in a measurement whose level nobody gave, from the data
+    alone: the operator's own estimate where it has one (CT: the detector bins no ray through the
+    image reaches), else ``second_difference_noise_level``."""
+    check_measurement(physics, y)
+    own = getattr(physics, "estimate_noise_level", None)
+    level = own(y) if callable(own) else second_difference_noise_level(y)
+    return float(f"{level:.4g}")
+
+
+def second_difference_noise_level(y: torch.Tensor) -> float:
+    """Noise from data whose signal is smooth along the last axis: the median absolute second
+    difference along it, over 0.6745 (a normal's median absolute value) and sqrt(6) (a second
+    difference of white noise has variance 6 sigma^2); the median ignores the edges where the
+    signal's own differences are large (Donoho and Johnstone's robust estimate, on differences
+    instead of wavelets). Biased up where much of the signal is not smooth."""
+    if y.shape[-1] < 3:
+        raise InvsolveError(f"a noise estimate needs at least 3 values along the last axis, got shape {tuple(y.shape)}")
+    second = y[..., :-2] - 2 * y[..., 1:-1] + y[..., 2:]
+    return second.detach().abs().median().item() / (0.6745 * math.sqrt(6))
 
 
 def baseline(physics: Physics, y: torch.Tensor) -> torch.Tensor:

@@ -98,9 +98,10 @@ def preset_differences(operator: Any) -> dict | None:
     }
 
 
-#: What ``describe()`` reports that does not change the task: the CT backend (CPU or GPU ASTRA) and the
-#: measurement shape (it follows from the settings that do).
-_NOT_TASK_SETTINGS = ("backend", "measurement_shape")
+#: What ``describe()`` reports that does not change the task: the CT backend (CPU or GPU ASTRA), the
+#: measurement shape (it follows from the settings that do) and the noise (the solvers follow the
+#: measurement's noise level by their own rules, so a preset's tuned values hold at any noise).
+_NOT_TASK_SETTINGS = ("backend", "measurement_shape", "noise", "photons")
 
 
 @functools.lru_cache(maxsize=32)
@@ -118,7 +119,8 @@ def make_operator(
     """Build preset ``name`` for ``image_size`` x ``image_size`` images with ``channels`` channels.
 
     Any keyword of the operator's constructor overrides the preset (``views``, ``detector_bins``,
-    ``kernel_size``, ``factor``, ``noise``...). ``noise=None`` keeps the preset's noise level.
+    ``kernel_size``, ``factor``, ``noise``, ``photons``...). None means "not given": ``noise=None``
+    keeps the preset's noise level.
     """
     check_value("name", name, str, "make_operator")
     check_value("image_size", image_size, int, "make_operator")
@@ -137,7 +139,7 @@ def make_operator(
         "name",
         "device",
     }
-    unknown = sorted(set(overrides) - accepted)
+    unknown = sorted(name for name, value in overrides.items() if value is not None and name not in accepted)
     if unknown:
         raise InvsolveError(f"{name} has no setting {', '.join(unknown)}; it takes {', '.join(sorted(accepted))}")
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -12,6 +12,7 @@ from invsolve.cli import main
 from invsolve.data import get_source
 from invsolve.io import read_image
 from invsolve.operators import make_operator
+from invsolve.solvers.settings import read_tuned
 
 FAST = ["--image-size", "64", "--iterations", "5"]
 
@@ -124,18 +125,18 @@ def test_the_console_command_prints_no_traceback(bad_files, args):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_another_noise_level_runs_the_generic_settings_with_a_one_line_notice(capsys):
-    args = ["reconstruct", "--op", "deblur", "--noise", "0.05", *FAST, "--lam", "0.003", "--json"]
-    assert main(args) == 0
-    captured = capsys.readouterr()
-    assert json.loads(captured.out)["settings"]["rho_factor"] == 10.0  # the generic factor, not deblur's 3
-    assert captured.err.splitlines() == [
-        "invsolve: notice: this deblur operator differs from the deblur preset (noise 0.05 instead of 0.01): "
-        "admm-tv uses its generic settings, not those tuned for deblur"
-    ]
-    assert main([*args, "--rho-factor", "3"]) == 0  # every tuned value given: nothing to say
-    captured = capsys.readouterr()
-    assert captured.err == "" and json.loads(captured.out)["settings"]["rho_factor"] == 3.0
+def test_another_noise_level_keeps_the_presets_tuned_values_and_weighs_the_noise(capsys):
+    lams = {}
+    for noise in ("0", "0.2"):
+        assert main(["reconstruct", "--op", "ct8", "--solver", "admm-tv", "--noise", noise, *FAST, "--json"]) == 0
+        captured = capsys.readouterr()
+        settings = json.loads(captured.out)["settings"]
+        assert (
+            captured.err == ""
+            and settings["rho_factor"] == read_tuned().row("admm-tv", "ct8", None).settings["rho_factor"]
+        )
+        lams[noise] = settings["lam"]
+    assert lams["0.2"] > lams["0"]  # the TV weight follows the noise (ADMM-TV's rule)
 
 
 def test_reconstruct_help_states_the_defaults_of_the_settings_tables(capsys):

@@ -70,7 +70,8 @@ def test_a_changed_value_in_a_copy_of_the_tuned_table_is_what_reconstruct_runs(t
     copy.write_text(read_tuned(copy).with_row(TunedRow(**{**row.__dict__, "settings": {"lam": 0.7}})).toml())
     changed = reconstruct("ct8", solver="admm-tv", image_size=64, iterations=2, tuned=copy).report
     packaged = reconstruct("ct8", solver="admm-tv", image_size=64, iterations=2).report
-    assert changed["settings"]["lam"] == 0.7 and packaged["settings"]["lam"] == row.settings["lam"]
+    assert changed["settings"]["lam"] == 0.7
+    assert packaged["settings"]["lam"] == row.settings["lam_noiseless"]  # noiseless: the rule's floor
     assert changed["settings"]["rho_factor"] == GENERIC["admm-tv"]["rho_factor"]  # the row replaced whole
     assert changed["psnr"] != packaged["psnr"]
 
@@ -94,7 +95,8 @@ def test_the_preset_itself_gets_its_tuned_values_at_any_size_without_a_notice(pa
         for size in (64, 128):
             chosen = settings("dps", make_operator("ct8", size), padis_ct)
             assert chosen == GENERIC["dps"] | tuned("dps", "ct8", "padis")
-        assert settings("admm-tv", make_operator("ct20", 64))["lam"] == tuned("admm-tv", "ct20", None)["lam"]
+        chosen = settings("admm-tv", make_operator("ct20", 64))
+        assert chosen["lam_noiseless"] == tuned("admm-tv", "ct20", None)["lam_noiseless"]
 
 
 def test_ct8_with_30_views_gets_the_generic_values_and_a_notice_not_ct8s(padis_ct):
@@ -106,14 +108,16 @@ def test_ct8_with_30_views_gets_the_generic_values_and_a_notice_not_ct8s(padis_c
     assert chosen["zeta"] != tuned("dps", "ct8", "padis")["zeta"]
 
 
-def test_a_noise_level_other_than_the_presets_is_another_task():
-    op = make_operator("deblur", 32, noise=0.05)
+def test_a_noise_level_other_than_the_presets_keeps_its_tuned_values():
+    """The solvers follow the measurement's noise by their rules, so a noisier (or photon-count)
+    measurement of a preset is still that preset's task."""
     prior = WholeImagePrior(EDMNetwork(1, "tiny", False, 32), 32)
-    with pytest.warns(GenericSettingsNotice, match="noise 0.05 instead of 0.01"):
-        assert settings("diffpir", op, prior) == GENERIC["diffpir"]
-    with warnings.catch_warnings():  # every tuned value passed: nothing to warn about
+    with warnings.catch_warnings():
         warnings.simplefilter("error")
-        settings("diffpir", op, prior, steps=10, lam=1.0, xi=0.5, sigma_max=1.0)
+        for op in (make_operator("deblur", 32, noise=0.05), make_operator("deblur", 32)):
+            assert settings("diffpir", op, prior) == GENERIC["diffpir"] | tuned("diffpir", "deblur", "whole")
+        for op in (make_operator("ct8", 32, noise=0.3), make_operator("ct8", 32, photons=1e4)):
+            assert settings("admm-tv", op) == GENERIC["admm-tv"] | tuned("admm-tv", "ct8", None)
 
 
 def test_values_are_keyed_by_the_prior_kind():

@@ -84,12 +84,20 @@ def add_parser(commands) -> None:
         metavar="N",
         help="image side in pixels (default: the size the prior was trained for; 128 without a prior)",
     )
-    rec.add_argument(
+    noise = rec.add_mutually_exclusive_group()
+    noise.add_argument(
         "--noise",
         type=non_negative,
         metavar="SIGMA",
-        help="measurement noise std (default: the preset's: 0 for CT, 0.01 otherwise; another value "
-        "runs the solver's generic settings, not those tuned for the preset)",
+        help="std of Gaussian measurement noise (default: the preset's, 0 for CT and 0.01 otherwise; "
+        "for --measurement, estimated from the data)",
+    )
+    noise.add_argument(
+        "--photons",
+        type=positive,
+        metavar="I0",
+        help="CT: photon-count noise instead, I0 photons per detector bin before the object (post-log, "
+        "as low-dose CT; 1e4 is low dose, 1e5 moderate)",
     )
     rec.add_argument(
         "--window",
@@ -190,6 +198,7 @@ def run(args, argv) -> int:
         measurement=args.measurement,
         image_size=args.image_size,
         noise=args.noise,
+        photons=args.photons,
         window=args.window,
         seed=args.seed,
         device=args.device,

@@ -7,7 +7,11 @@ with D the forward differences (Neumann boundary). Splitting z = D x gives the u
   z <- shrink(Dx + u, lam / rho)                          (isotropic: per-pixel vector shrinkage)
   u <- u + Dx - z
 Every image of a batch is its own problem: inner products and step sizes are per image.
+``tv_least_squares`` is the one ADMM routine: ADMM-TV runs it from the baseline, DDS's TV-anchored
+data step runs it at every noise level with a proximal term on the denoised image.
 """
+
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -54,6 +58,68 @@ def _shrink(v: torch.Tensor, threshold: float, tv: str) -> torch.Tensor:
     return v * (1 - threshold / magnitude.clamp_min(1e-12)).clamp_min(0)
 
 
+@dataclass
+class TVSplit:
+    """ADMM's split for lam TV(x): z = D x and the scaled dual u. Kept between solves, it warm-starts
+    the next one (DDS's TV-anchored data step solves a nearby problem at every noise level)."""
+
+    z: torch.Tensor
+    u: torch.Tensor
+
+    @classmethod
+    def at(cls, x: torch.Tensor) -> "TVSplit":
+        z = gradient(x)
+        return cls(z, torch.zeros_like(z))
+
+
+def tv_least_squares(
+    operator: Physics,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    split: TVSplit,
+    *,
+    lam: float,
+    rho: float,
+    iterations: int,
+    cg_iterations: int,
+    tv: str,
+    anchor: torch.Tensor | None = None,
+    anchor_weight: float = 0.0,
+    progress: bool = False,
+) -> torch.Tensor:
+    """``iterations`` ADMM steps from ``x`` and ``split`` (updated in place) on
+
+        min_x 1/2 ||A x - y||^2 + anchor_weight/2 ||x - anchor||^2 + lam TV(x),
+
+    ADMM-TV without an anchor, DDS's TV-anchored data step with one (the denoised image)."""
+    adjoint_y = operator.A_adjoint(y)
+    if anchor is not None:
+        adjoint_y = adjoint_y + anchor_weight * anchor
+
+    def normal_operator(v: torch.Tensor) -> torch.Tensor:
+        return operator.A_adjoint(operator.A(v)) + anchor_weight * v + rho * gradient_transpose(gradient(v))
+
+    for _ in tqdm(range(iterations), desc="ADMM-TV", disable=not progress, leave=False):
+        rhs = adjoint_y + rho * gradient_transpose(split.z - split.u)
+        x = conjugate_gradient(normal_operator, rhs, x, cg_iterations)
+        dx = gradient(x)
+        split.z = _shrink(dx + split.u, lam / rho, tv)
+        split.u = split.u + dx - split.z
+    return x
+
+
+def tv_weight(operator: Physics, y: torch.Tensor, lam_noiseless: float, lam_per_variance: float) -> float:
+    """ADMM-TV's weight by the noise of the measurement: lam = lam_noiseless + lam_per_variance sigma_y^2.
+
+    As a MAP estimate under Gaussian noise, 1/2||Ax - y||^2 + lam TV(x) is (1/(2 sigma_y^2)) ||Ax - y||^2 +
+    beta TV(x) scaled by sigma_y^2, so the weight grows with the noise variance; ``lam_noiseless``
+    keeps the regularisation an underdetermined operator (sparse-view CT) needs without noise. sigma_y is
+    in the measurement's units (``noise_level``; photon counts: the level of the same mean variance),
+    so the rule follows the data's scale. Both parameters were chosen on validation splits at
+    several noise levels (docs/solvers.md)."""
+    return lam_noiseless + lam_per_variance * physics.noise_level(operator, y) ** 2
+
+
 def admm_tv(
     operator: Physics,
     y: torch.Tensor,
@@ -61,39 +127,40 @@ def admm_tv(
     *,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    info: dict | None = None,
     lam: float | None,
+    lam_noiseless: float,
+    lam_per_variance: float,
     rho_factor: float,
     rho: float | None,
     iterations: int,
     cg_iterations: int,
     tv: str,
 ) -> torch.Tensor:
-    """ADMM-TV from the baseline. ``rho`` (the ADMM penalty) is ``rho_factor * lam`` unless given, so a
-    caller who changes lam keeps a sensible penalty."""
+    """ADMM-TV from the baseline. ``lam`` is the TV weight; None follows the measurement's noise
+    (``tv_weight``). ``rho`` (the ADMM penalty) is ``rho_factor * lam`` unless given, so a weight that
+    changes keeps a sensible penalty."""
     if lam is None:
-        raise InvsolveError(
-            f"ADMM-TV needs a TV weight and none is tuned for operator {getattr(operator, 'name', None)!r} "
-            "(a solver called directly uses no tuned values: invsolve.tasks.choose_settings gives them); "
-            "pass lam (and rho_factor or rho, iterations)"
-        )
+        lam = tv_weight(operator, y, lam_noiseless, lam_per_variance)
+        if info is not None:
+            info["derived"] = {"lam": float(f"{lam:.4g}")}
     rho = rho_factor * lam if rho is None else rho
     if cg_iterations < 1:  # the value ranges are checked where settings enter (settings.SETTING_TYPES)
         raise InvsolveError("ADMM-TV needs at least one CG iteration per ADMM iteration (cg_iterations)")
     with torch.no_grad():
         x = physics.baseline(operator, y)
-        z = gradient(x)
-        u = torch.zeros_like(z)
-        adjoint_y = operator.A_adjoint(y)
-
-        def normal_operator(v: torch.Tensor) -> torch.Tensor:
-            return operator.A_adjoint(operator.A(v)) + rho * gradient_transpose(gradient(v))
-
-        for _ in tqdm(range(iterations), desc="ADMM-TV", disable=not progress, leave=False):
-            x = conjugate_gradient(normal_operator, adjoint_y + rho * gradient_transpose(z - u), x, cg_iterations)
-            dx = gradient(x)
-            z = _shrink(dx + u, lam / rho, tv)
-            u = u + dx - z
-        return x
+        return tv_least_squares(
+            operator,
+            y,
+            x,
+            TVSplit.at(x),
+            lam=lam,
+            rho=rho,
+            iterations=iterations,
+            cg_iterations=cg_iterations,
+            tv=tv,
+            progress=progress,
+        )
 
 
 register(
@@ -102,6 +169,6 @@ register(
         admm_tv,
         generic=GENERIC["admm-tv"],
         needs_prior=False,
-        summary="ADMM for 1/2||Ax - y||^2 + lam TV(x) (isotropic TV by default)",
+        summary="ADMM for 1/2||Ax - y||^2 + lam TV(x), lam by the noise level (isotropic TV by default)",
     )
 )

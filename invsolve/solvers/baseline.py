@@ -16,6 +16,7 @@ def baseline(
     *,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    info: dict | None = None,
 ) -> torch.Tensor:
     return physics.baseline(operator, y)
 

@@ -246,7 +246,7 @@ def diffpir(
     trust the data), ``xi`` is the share of fresh noise when moving to the next level (0: deterministic).
     The result is the last proximal estimate, so it fits the data as closely as ``lam`` allows."""
     counted = CountedPrior(prior)
-    sigma_y = max(physics.noise_level(operator), NOISELESS_SIGMA_Y)
+    sigma_y = max(physics.noise_level(operator, y), NOISELESS_SIGMA_Y)
     estimate = None
 
     def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:

@@ -50,7 +50,8 @@ class Solver:
         callback: Callback | None = None,
         **overrides: Any,
     ) -> torch.Tensor:
-        """Reconstruct; ``info`` (a dict, optional) receives ``nfe``, the prior evaluations spent;
+        """Reconstruct; ``info`` (a dict, optional) receives ``nfe``, the prior evaluations spent, and
+        ``derived``, the values a solver's rules chose for settings left to them (ADMM-TV's lam);
         ``callback(level, sigma, x)`` sees a diffusion solver's iterate after each noise level."""
         physics.check_linear(operator)
         if self.needs_prior and prior is None:
@@ -74,7 +75,7 @@ class Solver:
         if not self.needs_prior:
             if info is not None:
                 info["nfe"] = 0
-            return self.run(operator, y, prior, generator=generator, progress=progress, **settings)
+            return self.run(operator, y, prior, generator=generator, progress=progress, info=info, **settings)
         return self.run(
             operator, y, prior, generator=generator, progress=progress, info=info, callback=callback, **settings
         )

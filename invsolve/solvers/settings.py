@@ -29,13 +29,22 @@ from invsolve.validation import check_value, one_line
 #: Settings before any tuning: the reference code's CT-20 values for the Langevin family (100
 #: levels x 10, zeta 0.3, snr 0.16), deepinv's DiffPIR values (lambda 7, zeta 0.1, which is our xi), DDS
 #: in its Krylov form (gamma 0) with 3 CG steps per level and fresh noise (Chung et al. 2024);
-#: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam has no generic value: the TV
-#: weight depends on the scale of the data, so an untuned operator needs it passed.
+#: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam None follows the measurement's
+#: noise by its rule (lam_noiseless + lam_per_variance sigma_y^2), with the CT values as generic ones.
 #: The registered solvers take exactly these keywords.
 DIFFUSION_COMMON: dict[str, Any] = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 GENERIC: dict[str, dict[str, Any]] = {
     "baseline": {},
-    "admm-tv": {"lam": None, "rho_factor": 10.0, "rho": None, "iterations": 200, "cg_iterations": 3, "tv": "isotropic"},
+    "admm-tv": {
+        "lam": None,
+        "lam_noiseless": 0.03,
+        "lam_per_variance": 4.0,
+        "rho_factor": 10.0,
+        "rho": None,
+        "iterations": 200,
+        "cg_iterations": 3,
+        "tv": "isotropic",
+    },
     "dps": DIFFUSION_COMMON | {"steps": 100, "inner": 10, "zeta": 0.3, "start": "baseline"},
     "langevin": DIFFUSION_COMMON | {"steps": 100, "inner": 10, "zeta": 0.3},
     "pc": DIFFUSION_COMMON | {"steps": 100, "inner": 1, "zeta": 0.3, "snr": 0.16},
@@ -57,6 +66,8 @@ SETTING_TYPES: dict[str, Any] = {
     "gamma": Annotated[float, Ge(0)],
     "xi": Annotated[float, Interval(ge=0, le=1)],
     "lam": Annotated[float, Gt(0)],
+    "lam_noiseless": Annotated[float, Gt(0)],
+    "lam_per_variance": Annotated[float, Ge(0)],
     "rho": Annotated[float, Gt(0)],
     "rho_factor": Annotated[float, Gt(0)],
     "snr": Annotated[float, Gt(0)],

@@ -5,6 +5,7 @@ from invsolve.errors import InvsolveError
 from invsolve.operators import make_operator
 from invsolve.solvers import SOLVERS, get_solver
 from invsolve.solvers.admm_tv import gradient, gradient_transpose, total_variation
+from invsolve.solvers.settings import GENERIC
 
 
 def _piecewise_constant(size=32):
@@ -94,8 +95,6 @@ def test_settings_are_checked():
     op = make_operator("ct8", 32)
     y = op.simulate(_piecewise_constant())
     admm = get_solver("admm-tv")
-    with pytest.raises(InvsolveError, match="pass lam"):  # a solver alone has no TV weight for any data
-        admm(op, y)
     with pytest.raises(InvsolveError, match="no setting zeta"):
         admm(op, y, zeta=1.0)
     with pytest.raises(InvsolveError, match="takes no prior"):
@@ -106,14 +105,26 @@ def test_settings_are_checked():
         admm(op, y, tv="l2")
 
 
-def test_untuned_operator_needs_an_explicit_weight(generator):
-    from deepinv.physics import Denoising
+def test_the_tv_weight_follows_the_noise_level_by_its_rule(generator):
+    x = _piecewise_constant()
+    admm = get_solver("admm-tv")
+    rule = GENERIC["admm-tv"]
+    for noise in (0.0, 0.2, 0.5):
+        op, info = make_operator("ct8", 32, noise=noise), {}
+        admm(op, op.simulate(x, generator), iterations=2, info=info)
+        expected = rule["lam_noiseless"] + rule["lam_per_variance"] * noise**2
+        assert info["derived"]["lam"] == pytest.approx(expected, rel=1e-3)
+    info = {}
+    admm(op, op.simulate(x, generator), lam=0.7, iterations=2, info=info)
+    assert "derived" not in info  # a weight given is the weight used
 
-    physics = Denoising()
+
+def test_an_operator_without_tuned_values_runs_on_the_rule(generator):
+    from deepinv.physics import Denoising, GaussianNoise
+
+    physics = Denoising(noise_model=GaussianNoise(sigma=0.1))
     y = torch.rand(1, 1, 16, 16, generator=generator)
-    with pytest.raises(InvsolveError, match="pass lam"):
-        get_solver("admm-tv")(physics, y)
-    x = get_solver("admm-tv")(physics, y, lam=0.05, iterations=20)
+    x = get_solver("admm-tv")(physics, y, iterations=20)
     assert total_variation(x) < total_variation(y)  # deepinv's own physics works too
 
 
