@@ -23,10 +23,12 @@ def conjugate_gradient(
     x: torch.Tensor,
     iterations: int,
     tolerance: float = 0.0,
+    done: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """At most ``iterations`` CG steps on ``apply(x) = rhs`` from ``x`` (``apply`` symmetric positive
     semi-definite). An image stops once its residual is at most ``tolerance`` times its ``rhs``'s
-    norm (0: run every iteration). Started at a prior guess and stopped early, the iterates stay in
+    norm (0: run every iteration), or once ``done(x)`` (a per-image boolean, shaped like
+    ``batch_dot``'s) says so. Started at a prior guess and stopped early, the iterates stay in
     the Krylov subspace around that guess (the DDS data step, Chung et al. 2024)."""
     r = rhs - apply(x)
     p = r.clone()
@@ -34,6 +36,8 @@ def conjugate_gradient(
     stop = (tolerance**2) * batch_dot(rhs, rhs)
     for _ in range(iterations):
         active = rr > stop
+        if done is not None:
+            active = active & ~done(x)
         if not active.any():
             break
         ap = apply(p)
@@ -53,16 +57,22 @@ def regularised_least_squares(
     gamma: float,
     iterations: int,
     tolerance: float = 0.0,
+    misfit: float = 0.0,
 ) -> torch.Tensor:
     """CG on the normal equations of min_u ||A u - y||^2 + gamma ||u - anchor||^2,
 
         (A^T A + gamma I) u = A^T y + gamma anchor,
 
     warm-started at ``anchor``. gamma = 0 leaves the Krylov form of DDS (early stopping is the
-    regulariser); gamma > 0 makes it a proximal step, well posed at any number of iterations."""
+    regulariser); gamma > 0 makes it a proximal step, well posed at any number of iterations. An
+    image stops once its data misfit ``||A u - y||`` is at most ``misfit`` (0: never; the
+    discrepancy principle sets it from the noise)."""
     rhs = physics.A_adjoint(y) + gamma * anchor
 
     def normal(v: torch.Tensor) -> torch.Tensor:
         return physics.A_adjoint(physics.A(v)) + gamma * v
 
-    return conjugate_gradient(normal, rhs, anchor, iterations, tolerance)
+    def fitted(u: torch.Tensor) -> torch.Tensor:
+        return (physics.A(u) - y).flatten(1).norm(dim=1).view(-1, *([1] * (u.dim() - 1))) <= misfit
+
+    return conjugate_gradient(normal, rhs, anchor, iterations, tolerance, fitted if misfit > 0 else None)

@@ -22,7 +22,13 @@ from invsolve.solvers.settings import GENERIC
 #: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores):
 #: what each means and its argparse type (or choices). Defaults are shown from the settings tables.
 SETTINGS = {
-    "lam": ("TV weight (admm-tv); the data's weight against the prior (diffpir)", positive),
+    "lam": (
+        "TV weight (admm-tv; default: by the noise level); the prior's weight against the data, times "
+        "sigma_y^2 / sigma^2 (diffpir)",
+        positive,
+    ),
+    "lam_noiseless": ("TV weight on noiseless data, the rule's floor (admm-tv)", positive),
+    "lam_per_variance": ("TV weight per unit of noise variance, the rule's slope (admm-tv)", non_negative),
     "rho_factor": ("ADMM penalty as a multiple of lam (admm-tv)", positive),
     "rho": ("ADMM penalty (admm-tv)", positive),
     "iterations": ("ADMM iterations (admm-tv)", positive_int),
@@ -34,6 +40,9 @@ SETTINGS = {
     "snr": ("corrector signal-to-noise ratio (pc)", positive),
     "xi": ("share of fresh noise per level, 0 to 1 (diffpir, dds)", fraction),
     "gamma": ("weight on staying near the denoised image in the data step, 0: DDS's CG form (dds)", non_negative),
+    "prior_weight": ("the denoised image's weight in the data step, times sigma_y^2 / sigma^2 (dds)", non_negative),
+    "discrepancy": ("stop the data step's CG at this many noise levels of misfit, 0: never (dds)", non_negative),
+    "tv_weight": ("TV weight in the data step, 0: none (dds)", non_negative),
     "sigma_max": ("largest noise level", positive),
     "sigma_min": ("smallest noise level", positive),
     "schedule": ("noise levels: edm (rho 7) or geometric", SCHEDULE_KINDS),

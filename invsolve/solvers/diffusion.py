@@ -25,10 +25,13 @@ batch is a set of independent reconstructions.
   operator damps.
 - ``dds``: the Decomposed Diffusion Sampler (Chung, Lee and Ye, ICLR 2024). Per noise level, a few
   conjugate-gradient steps on the data from the denoised image, then a DDIM-style step to the next:
-    x0 = CG_k on (A^T A + gamma I) u = A^T y + gamma D(x, sigma), started at D(x, sigma)
+    x0 = CG_k on (A^T A + w I) u = A^T y + w D(x, sigma), started at D(x, sigma),
+         w = gamma + prior_weight sigma_y^2 / sigma^2, stopped once ||A u - y|| <= discrepancy sqrt(m) sigma_y
     x <- x0 + sigma' (sqrt(1 - xi) (x - D(x, sigma)) / sigma + sqrt(xi) z)
-  gamma = 0 is DDS's Krylov form (k small: the iterates stay near the denoised image); gamma > 0 a
-  proximal step, solved in closed form where the operator has one. Forward passes only.
+  Noiseless, w = 0 is DDS's Krylov form (k small: the iterates stay near the denoised image); the
+  noise weighs the denoised image as DiffPIR does, and the discrepancy principle stops the fit at
+  the noise. w > 0 is solved in closed form where the operator has one. ``tv_weight`` > 0 adds
+  tv_weight TV(u) to the step (ADMM-TV's routine, warm-started). Forward passes only.
 """
 
 import math
@@ -41,6 +44,7 @@ from invsolve.linalg import regularised_least_squares
 from invsolve.operators import base as physics
 from invsolve.operators.base import Physics
 from invsolve.priors.base import Prior
+from invsolve.solvers.admm_tv import TVSplit, tv_least_squares
 from invsolve.solvers.loop import Callback, CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
@@ -274,25 +278,42 @@ def dds(
     steps: int,
     cg_iterations: int,
     gamma: float,
+    prior_weight: float,
+    discrepancy: float,
+    tv_weight: float,
     xi: float,
     sigma_max: float | None,
     sigma_min: float | None,
     schedule: str,
     start: str,
 ) -> torch.Tensor:
-    """DDS: per level, ``cg_iterations`` CG steps on the data from the denoised image (weight ``gamma``
-    on staying near it), then re-noise with a share ``xi`` of fresh noise. ``start``: "baseline" (the
-    baseline noised to sigma_max) or "noise". The result is the last data-consistent estimate."""
+    """DDS: per level, a data step from the denoised image, then re-noise with a share ``xi`` of
+    fresh noise. ``start``: "baseline" (the baseline noised to sigma_max) or "noise". The result is the
+    last data-consistent estimate.
+
+    The data step weighs the denoised image by ``gamma + prior_weight sigma_y^2 / sigma^2`` (DiffPIR's rho: 0
+    on noiseless data, so DDS's Krylov form; growing as the level falls towards the noise) and runs
+    ``cg_iterations`` CG steps, an image stopping once ``||A u - y|| <= discrepancy sqrt(m) sigma_y``
+    (the discrepancy principle: fitting the data closer than its noise fits the noise). With
+    ``tv_weight`` > 0 the step also weighs ``tv_weight TV(u)``: one ADMM iteration per level,
+    warm-started from level to level, so as the prior's pull weakens the estimate tends to ADMM-TV's."""
     # the value ranges are checked where settings enter (invsolve.solvers.settings.SETTING_TYPES)
     if gamma == 0 and cg_iterations == 0:
         raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
     counted = CountedPrior(prior)
-    estimate = None
+    sigma_y = physics.noise_level(operator, y)
+    fitted_enough = discrepancy * math.sqrt(y[0].numel()) * sigma_y
+    estimate, split = None, None
 
     def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:
-        nonlocal estimate
+        nonlocal estimate, split
         denoised = counted.denoise(x, sigma, generator)
-        estimate = data_consistent(operator, y, denoised, gamma, cg_iterations)
+        weight = gamma + prior_weight * sigma_y**2 / sigma**2
+        if tv_weight > 0:
+            split = split or TVSplit.at(denoised)
+            estimate = tv_anchored(operator, y, denoised, weight, tv_weight, cg_iterations, split)
+        else:
+            estimate = data_consistent(operator, y, denoised, weight, cg_iterations, fitted_enough)
         return _renoise(estimate, (x - denoised) / sigma, next_sigma, xi, generator)
 
     levels = _schedule(prior, steps, sigma_max, sigma_min, schedule)
@@ -303,13 +324,48 @@ def dds(
 
 
 def data_consistent(
-    operator: Physics, y: torch.Tensor, anchor: torch.Tensor, gamma: float, cg_iterations: int
+    operator: Physics,
+    y: torch.Tensor,
+    anchor: torch.Tensor,
+    gamma: float,
+    cg_iterations: int,
+    fitted_enough: float = 0.0,
 ) -> torch.Tensor:
     """DDS's data step: min_u ||A u - y||^2 + gamma ||u - anchor||^2, in closed form where the
-    operator has one and gamma > 0, else ``cg_iterations`` CG steps from ``anchor``."""
+    operator has one and gamma > 0, else at most ``cg_iterations`` CG steps from ``anchor``, an
+    image stopping once its misfit ``||A u - y||`` is at most ``fitted_enough``."""
     if gamma > 0 and physics.has_closed_form_prox(operator):
         return operator.prox_l2(anchor, y, 1 / gamma)
-    return regularised_least_squares(operator, y, anchor, gamma, cg_iterations)
+    return regularised_least_squares(operator, y, anchor, gamma, cg_iterations, misfit=fitted_enough)
+
+
+def tv_anchored(
+    operator: Physics,
+    y: torch.Tensor,
+    anchor: torch.Tensor,
+    gamma: float,
+    tv_weight: float,
+    cg_iterations: int,
+    split: TVSplit,
+) -> torch.Tensor:
+    """DDS's data step with a TV term, min_u 1/2 ||A u - y||^2 + gamma/2 ||u - anchor||^2 +
+    tv_weight TV(u): one iteration of ADMM-TV's own routine from ``anchor``, its x-step
+    ``cg_iterations`` CG steps, its split warm-started from level to level (as DDS and
+    DiffusionMBIR couple slices by TV). As tv_weight goes to 0 the step is DDS's CG step; with the
+    prior's pull gone, the levels are ADMM-TV's iterations."""
+    return tv_least_squares(
+        operator,
+        y,
+        anchor,
+        split,
+        lam=tv_weight,
+        rho=GENERIC["admm-tv"]["rho_factor"] * tv_weight,
+        iterations=1,
+        cg_iterations=cg_iterations,
+        tv="isotropic",
+        anchor=anchor,
+        anchor_weight=gamma,
+    )
 
 
 def _renoise(

@@ -50,7 +50,17 @@ GENERIC: dict[str, dict[str, Any]] = {
     "pc": DIFFUSION_COMMON | {"steps": 100, "inner": 1, "zeta": 0.3, "snr": 0.16},
     "ddnm": DIFFUSION_COMMON | {"steps": 100, "inner": 10},
     "diffpir": DIFFUSION_COMMON | {"steps": 100, "lam": 7.0, "xi": 0.1},
-    "dds": DIFFUSION_COMMON | {"steps": 50, "cg_iterations": 3, "gamma": 0.0, "xi": 1.0, "start": "baseline"},
+    "dds": DIFFUSION_COMMON
+    | {
+        "steps": 50,
+        "cg_iterations": 3,
+        "gamma": 0.0,
+        "prior_weight": 1.0,
+        "discrepancy": 1.0,
+        "tv_weight": 0.0,
+        "xi": 1.0,
+        "start": "baseline",
+    },
 }
 
 
@@ -64,6 +74,9 @@ SETTING_TYPES: dict[str, Any] = {
     "cg_iterations": Annotated[int, Ge(0)],
     "zeta": Annotated[float, Ge(0)],
     "gamma": Annotated[float, Ge(0)],
+    "discrepancy": Annotated[float, Ge(0)],
+    "prior_weight": Annotated[float, Ge(0)],
+    "tv_weight": Annotated[float, Ge(0)],
     "xi": Annotated[float, Interval(ge=0, le=1)],
     "lam": Annotated[float, Gt(0)],
     "lam_noiseless": Annotated[float, Gt(0)],

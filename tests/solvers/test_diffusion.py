@@ -129,8 +129,8 @@ def test_dds_fits_noiseless_data_and_comes_near_the_posterior_mean(inpainting_pr
 @pytest.mark.parametrize(
     "broken_step",
     [
-        lambda step: lambda op, y, anchor, gamma, k: anchor,  # no data step
-        lambda step: lambda op, y, anchor, gamma, k: step(op, -y, anchor, gamma, k),  # the data's sign flipped
+        lambda step: lambda op, y, anchor, *rest: anchor,  # no data step
+        lambda step: lambda op, y, anchor, *rest: step(op, -y, anchor, *rest),  # the data's sign flipped
     ],
     ids=["removed", "flipped"],
 )
@@ -145,7 +145,7 @@ def test_dds_uses_the_closed_form_prox_when_gamma_is_positive(monkeypatch):
     y = op.simulate(torch.full((1, 1, 8, 8), 0.5), torch.Generator().manual_seed(0))
     calls = []
     monkeypatch.setattr(op, "prox_l2", lambda z, y, gamma: calls.append(gamma) or z)
-    get_solver("dds")(op, y, GaussianPrior(8), steps=4, gamma=0.5)
+    get_solver("dds")(op, y, GaussianPrior(8), steps=4, gamma=0.5, prior_weight=0.0)
     assert calls == [2.0] * 4  # deepinv's prox_l2 weighs the data by 1 / gamma
 
 
