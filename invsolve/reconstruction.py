@@ -51,6 +51,7 @@ class Reconstruction:
     truth: torch.Tensor | None
     measurement: torch.Tensor
     report: dict
+    std: torch.Tensor | None = None  # per-pixel std over the posterior samples (samples > 1)
 
     @property
     def method(self) -> str:
@@ -78,11 +79,22 @@ class Reconstruction:
             return name if p is None else f"{name}\nPSNR {p:.2f} dB  SSIM {s:.3f}"
 
         panels = [] if self.truth is None else [("ground truth", self.truth[0])]
-        return [
-            *panels,
+        panels += [
             (title(r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), self.baseline[0]),
-            (title(self.method, r["psnr"], r["ssim"]), self.image[0]),
+            (
+                title(
+                    self.method + (f", mean of {r['samples']}" if self.std is not None else ""), r["psnr"], r["ssim"]
+                ),
+                self.image[0],
+            ),
         ]
+        if self.std is not None:  # shown on its own scale: white is its largest value
+            largest = self.std.max().clamp_min(1e-12)
+            panels.append((f"posterior std (white: {largest.item():.3g})", self.std[0] / largest))
+            if self.truth is not None:
+                error = (self.image - self.truth).abs()[0]
+                panels.append((f"|error| (white: {largest.item():.3g})", (error / largest).clamp(0, 1)))
+        return panels
 
     def summary(self) -> str:
         """The human-readable report ``invsolve reconstruct`` prints."""
@@ -101,6 +113,12 @@ class Reconstruction:
         for name, p, s in rows:
             scores = "(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"
             lines.append(f"  {name:<{width}} {scores}")
+        if self.std is not None:
+            correlation = r.get("std_error_correlation")
+            lines.append(
+                f"  posterior std over {r['samples']} samples: mean {r['std_mean']:.4f}"
+                + (f", correlation with |error| {correlation:.2f}" if correlation is not None else "")
+            )
         lines.append(
             f"  {self.method} took {r['seconds']:.1f} s on {r['device']}"
             + (f" ({r['precision']})" if r["precision"] else "")
@@ -127,6 +145,7 @@ def reconstruct(
     photons: float | None = None,
     window: tuple[float, float] | None = None,
     seed: int = 0,
+    samples: int = 1,
     device: str | torch.device = "auto",
     precision: str = "auto",
     progress: bool = False,
@@ -145,7 +164,9 @@ def reconstruct(
     detector bin, ``invsolve.operators.ct.ATTENUATION``). Without either, simulated measurements get the
     preset's noise, and a given ``measurement`` the level estimated from it
     (``invsolve.operators.estimate_noise_level``; the report's ``noise_source`` says which).
-    ``seed`` seeds the simulated noise and the solver.
+    ``seed`` seeds the simulated noise and the solver. ``samples`` > 1 (a diffusion solver): the mean of
+    that many posterior samples, drawn in one batch, with their per-pixel standard deviation (``std``,
+    shown in the figure; the report's ``std_error_correlation`` says how well it marks the errors).
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
@@ -155,7 +176,9 @@ def reconstruct(
     """
     scalars = {"op": op, "solver": solver, "image_size": image_size, "noise": noise, "photons": photons, "seed": seed}
     scalars["window"] = window
-    check_arguments(reconstruct, scalars | {"precision": precision, "progress": progress}, "reconstruct")
+    check_arguments(
+        reconstruct, scalars | {"samples": samples, "precision": precision, "progress": progress}, "reconstruct"
+    )
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
     preset = get_preset(op)
@@ -197,6 +220,7 @@ def reconstruct(
         truth=truth,
         measurement=y,
         seed=seed,
+        samples=samples,
         settings=settings,
         tuned=tuned,
         progress=progress,
@@ -217,7 +241,7 @@ def reconstruct(
         "precision": getattr(getattr(loaded, "network", None), "precision", None),
         "operator": operator.describe(),
     }
-    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report)
+    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report, outcome.std)
 
 
 def _ground_truth(

@@ -20,9 +20,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from annotated_types import Ge
 
 from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.metrics import psnr, ssim
@@ -33,7 +34,7 @@ from invsolve.priors.base import Prior
 from invsolve.solvers.loop import Callback
 from invsolve.solvers.registry import Solver
 from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
-from invsolve.validation import check_image
+from invsolve.validation import check_image, check_value
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,11 +115,15 @@ class Outcome:
     ssim: float | None
     baseline_psnr: float | None
     baseline_ssim: float | None
+    std: torch.Tensor | None = None  # per-pixel standard deviation over the samples (samples > 1)
+    samples: int = 1
 
     def record(self) -> dict:
         """The JSON-ready part: scores, cost and settings (no tensors)."""
         return {
             "solver": self.solver,
+            "samples": self.samples,
+            **(self.uncertainty() if self.std is not None else {}),
             "psnr": self.psnr,
             "ssim": self.ssim,
             "baseline_psnr": self.baseline_psnr,
@@ -131,6 +136,17 @@ class Outcome:
             "tuned_log": self.tuned_log,
         }
 
+    def uncertainty(self) -> dict:
+        """The std map in two numbers: its mean, and (with a ground truth) its correlation with the
+        absolute error, which says whether the map marks where the reconstruction is wrong."""
+        assert self.std is not None
+        summary = {"std_mean": round(self.std.mean().item(), 5)}
+        if self.truth is not None:
+            error = (self.image - self.truth).abs().flatten()
+            pair = torch.stack((self.std.flatten(), error)).double()
+            summary["std_error_correlation"] = round(torch.corrcoef(pair)[0, 1].item(), 4)
+        return summary
+
 
 def run_case(
     operator: Physics,
@@ -140,6 +156,7 @@ def run_case(
     truth: torch.Tensor | None = None,
     measurement: torch.Tensor | None = None,
     seed: int = 0,
+    samples: int = 1,
     settings: dict | None = None,
     tuned: TunedTable | str | os.PathLike | None = None,
     progress: bool = False,
@@ -147,7 +164,14 @@ def run_case(
 ) -> Outcome:
     """Reconstruct one image: from ``truth`` (1, C, H, W), measured through ``operator`` with noise
     seeded by ``seed``, or from a given ``measurement``; the solver's randomness is seeded by ``seed``
-    too, on the device of the data. ``settings`` override the chosen ones (``choose_settings``)."""
+    too, on the device of the data. ``settings`` override the chosen ones (``choose_settings``).
+
+    ``samples`` > 1 draws that many posterior samples in one batch (a diffusion solver's samples
+    differ by its noise): the outcome's image is their mean, scored as usual, and ``std`` their
+    per-pixel standard deviation."""
+    check_value("samples", samples, Annotated[int, Ge(1)], "run_case")
+    if samples > 1 and not solver.needs_prior:
+        raise InvsolveError(f"samples needs a diffusion solver; {solver.name} has no randomness to sample")
     if truth is not None and measurement is None:
         check_image("truth", truth, "run_case")
         data = truth  # the noise is drawn on the CPU: the same measurement on any device
@@ -166,7 +190,7 @@ def run_case(
     start = time.perf_counter()
     image = solver(
         operator,
-        measurement,
+        measurement.expand(samples, *measurement.shape[1:]),
         prior,
         generator=torch.Generator(device).manual_seed(seed),
         info=info,
@@ -179,6 +203,8 @@ def run_case(
     seconds = time.perf_counter() - start
     if not torch.isfinite(image).all():
         raise InvsolveError(f"{solver.name} produced non-finite values; try other solver settings")
+    std = image.std(0, keepdim=True) if samples > 1 else None
+    image = image.mean(0, keepdim=True)
     if device.type == "cuda":
         memory, memory_kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda peak allocated"
     else:
@@ -200,6 +226,8 @@ def run_case(
         memory,
         memory_kind,
         *scores,
+        std,
+        samples,
     )
 
 

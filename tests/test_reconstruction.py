@@ -97,3 +97,23 @@ def test_every_preset_runs_both_bundled_priors_with_its_tuned_solver(op, kind):
     assert result.image.shape == result.truth.shape and 0 <= result.image.min() <= result.image.max() <= 1
     if domain == "ct":  # four data-consistent levels already clear FBP's streaks
         assert report["psnr"] > report["baseline_psnr"] + 2
+
+
+def test_posterior_samples_give_a_mean_and_a_std_map_repeatable_by_seed(tiny_prior_file, tmp_path):
+    run = {"prior": tiny_prior_file, "image_size": 64, "steps": 3}
+    first, again = (reconstruct("ct8", samples=3, seed=4, **run) for _ in range(2))
+    assert torch.equal(first.image, again.image) and torch.equal(first.std, again.std)
+    assert first.std.shape == first.image.shape == (1, 1, 64, 64) and first.std.max() > 0
+    assert first.report["samples"] == 3 and -1 <= first.report["std_error_correlation"] <= 1
+    other = reconstruct("ct8", samples=3, seed=5, **run)
+    assert not torch.equal(first.std, other.std)
+    one = reconstruct("ct8", seed=4, **run)
+    assert one.std is None and "std_mean" not in one.report
+    assert first.save(figure=tmp_path / "f.png") and "posterior std over 3 samples" in first.summary()
+
+
+def test_samples_are_refused_where_nothing_is_random():
+    with pytest.raises(InvsolveError, match="samples needs a diffusion solver; admm-tv"):
+        reconstruct("ct8", image_size=64, samples=2)
+    with pytest.raises(InvsolveError, match="samples must be an integer"):
+        reconstruct("ct8", image_size=64, samples=2.5)

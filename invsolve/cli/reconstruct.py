@@ -115,6 +115,14 @@ def add_parser(commands) -> None:
         help="map input values LOW..HIGH to 0..1 (DICOM: HU, default -1000,1000)",
     )
     rec.add_argument("--seed", type=seed, default=0, help="seed of the simulated noise (default 0)")
+    rec.add_argument(
+        "--samples",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="diffusion solvers: reconstruct the mean of K posterior samples (one batch) and show their "
+        "per-pixel standard deviation in the figure (default 1)",
+    )
     rec.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="default: auto (CUDA when present)")
     rec.add_argument(
         "--precision",
@@ -210,6 +218,7 @@ def run(args, argv) -> int:
         photons=args.photons,
         window=args.window,
         seed=args.seed,
+        samples=args.samples,
         device=args.device,
         precision=args.precision,
         progress=not args.json and sys.stderr.isatty(),
