@@ -13,7 +13,7 @@ SUITES = sorted((Path(__file__).parents[2] / "benchmarks").glob("*.toml"))
 TABLE1 = {"ct20": {"padis": (33.57, 0.854), "admm-tv": (26.82, 0.724)}, "sr4": {"whole": (29.17, 0.827)}}
 
 
-def test_every_paper_table_has_a_suite_file():
+def test_every_paper_table_and_study_has_a_suite_file():
     assert {p.stem for p in SUITES} == {
         "mini",
         "mini-headct",
@@ -24,6 +24,8 @@ def test_every_paper_table_has_a_suite_file():
         "paper-posenc",
         "paper-samplers",
         "solvers-ct20-64",
+        "noise-ct",
+        "noise-photo",
     }
 
 
