@@ -38,8 +38,8 @@ def task_noise(suite, results: list[dict]) -> dict[str, float]:
         task = suite.tasks[r["task"]]
         if r["index"] in levels[task.name]:
             continue
-        op = make_operator(task.op, suite.image_size, **task.options)
         truth = get_source(task.dataset, "validation", suite.image_size)[r["index"]][None]
+        op = make_operator(task.op, suite.image_size, channels=truth.shape[1], **task.options)
         y = op.simulate(truth, torch.Generator().manual_seed(r["seed"]))
         levels[task.name][r["index"]] = noise_level(op, y)
     return {name: math.sqrt(statistics.mean(v**2 for v in by_image.values())) for name, by_image in levels.items()}
