@@ -2,7 +2,8 @@
 
 ``get_source(name, split, image_size, channels)`` takes ``"phantoms"`` (procedural CT slices),
 ``"photos"`` (photographs shipped inside installed packages), ``"headct"`` (a real head CT from
-the Debian package ``invesalius-examples``, or any ``.inv3`` file) or a folder path. Every source
+the Debian package ``invesalius-examples``, or any ``.inv3`` file), ``"ct-small"`` (pydicom's one
+real CT slice, test split only) or a folder path. Every source
 is a sequence of (C, H, W) float32 tensors in [0, 1], square ``image_size`` x ``image_size``.
 """
 
@@ -151,6 +152,42 @@ class HeadCT(ImageSource):
         }
 
 
+class CTSmall(ImageSource):
+    """pydicom's one real CT slice, ``CT_small.dcm`` (128 x 128, a crop around a thoracic vertebra
+    that fills the field of view, from NEMA's WG04 sample images), windowed like DICOM: anatomy no
+    bundled prior has seen, for tests under mismatch. One image, in the test split only; read from
+    the installed pydicom (``pip install 'invsolve[dicom]'``), never downloaded."""
+
+    FILE = "CT_small.dcm"
+
+    def __init__(self, split: str = "test", image_size: int = 128, channels: int = 1):
+        _check_split(split)
+        if split != "test":
+            raise InvsolveError(f"ct-small is one slice, for testing only: it has no {split} split")
+        try:
+            from pydicom.data import get_testdata_file
+        except ImportError:
+            raise InvsolveError("ct-small is read from pydicom's test files: pip install 'invsolve[dicom]'") from None
+        found = get_testdata_file(self.FILE, download=False)
+        if found is None:
+            raise InvsolveError(f"this pydicom installation has no {self.FILE}; reinstall pydicom")
+        self.path = Path(str(found))
+        self.name, self.split, self.image_size, self.channels = "ct-small", split, image_size, channels
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        self._check_index(index)
+        return read_image(self.path, channels=self.channels, image_size=self.image_size)
+
+    def label(self, index: int) -> str:
+        return Path(self.FILE).stem
+
+    def provenance(self, count: int | None = None) -> dict:
+        return {"file": str(self.path), "licence": "pydicom's test data (pydicom is MIT-licensed); NEMA WG04 samples"}
+
+
 class Folder(ImageSource):
     """The user's own images: every readable file in a folder (sorted by name).
 
@@ -192,7 +229,8 @@ class Folder(ImageSource):
 def get_source(
     name: str, split: str = "test", image_size: int = 128, channels: int | None = None, **options
 ) -> ImageSource:
-    """``"phantoms"``, ``"photos"``, ``"headct"``, an ``.inv3`` file or a folder path, as an ImageSource."""
+    """``"phantoms"``, ``"photos"``, ``"headct"``, ``"ct-small"``, an ``.inv3`` file or a folder path, as an
+    ImageSource."""
     check_arguments(
         get_source, {"name": name, "split": split, "image_size": image_size, "channels": channels}, "get_source"
     )
@@ -206,6 +244,8 @@ def get_source(
         return Photos(split, image_size, channels or 3, **options)
     if name == "headct":
         return HeadCT(split, image_size, channels or 1, **options)
+    if name == "ct-small":
+        return CTSmall(split, image_size, channels or 1, **options)
     if Path(name).suffix == ".inv3":
         return HeadCT(split, image_size, channels or 1, path=name, **options)
     if Path(name).is_dir():

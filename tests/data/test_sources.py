@@ -54,3 +54,16 @@ def test_unknown_sources_and_empty_folders_are_refused(tmp_path):
         get_source(str(tmp_path))
     with pytest.raises(InvsolveError, match="unknown split"):
         get_source("phantoms", "val")
+
+
+def test_ct_small_is_pydicoms_real_slice_in_the_test_split_only():
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    source = get_source("ct-small", "test", 64)
+    assert len(source) == 1 and source[0].shape == (1, 64, 64) and source.label(0) == "CT_small"
+    hu = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    assert hu.Modality == "CT" and 0 <= source[0].min() < source[0].max() <= 1
+    for split in ("train", "validation"):
+        with pytest.raises(InvsolveError, match="ct-small is one slice, for testing only"):
+            get_source("ct-small", split)
