@@ -1,5 +1,6 @@
 """One table of solvers, so the CLI, the Python API and benchmark files use the same names."""
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,8 @@ class Solver:
         if not self.needs_prior:
             if info is not None:
                 info["nfe"] = 0
-            return self.run(operator, y, prior, generator=generator, progress=progress, info=info, **settings)
+            reports = {"info": info} if "info" in inspect.signature(self.run).parameters else {}  # optional for them
+            return self.run(operator, y, prior, generator=generator, progress=progress, **reports, **settings)
         return self.run(
             operator, y, prior, generator=generator, progress=progress, info=info, callback=callback, **settings
         )
