@@ -148,6 +148,13 @@ CASES = [
     ),
     Case("a symlink loop at --input", [*REC, "--input", "a.png"], _symlink_loop, expect="loop of symbolic links"),
     Case("noise beyond float32", [*REC, "--noise", "1e40"], expect="noise level must be a number from 0 to"),
+    Case("photon counts below one", [*REC, "--photons", "0.5"], expect="photons (per detector bin) must be a number"),
+    Case(
+        "photon counts for deblurring",
+        ["reconstruct", "--op", "deblur", "--photons", "1e4"],
+        expect="no setting photons",
+    ),
+    Case("samples without randomness", [*REC, "--samples", "4"], expect="samples needs a diffusion solver"),
     # usage and values
     Case("unknown operator", ["reconstruct", "--op", "ct9"], expect="invalid choice"),
     Case("inner -1", [*REC, "--prior", "padis", "--solver", "dps", "--inner", "-1"], expect="--inner"),
