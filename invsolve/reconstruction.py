@@ -146,6 +146,7 @@ def reconstruct(
     window: tuple[float, float] | None = None,
     seed: int = 0,
     samples: int = 1,
+    select: dict[str, list] | None = None,
     device: str | torch.device = "auto",
     precision: str = "auto",
     progress: bool = False,
@@ -167,6 +168,9 @@ def reconstruct(
     ``seed`` seeds the simulated noise and the solver. ``samples`` > 1 (a diffusion solver): the mean of
     that many posterior samples, drawn in one batch, with their per-pixel standard deviation (``std``,
     shown in the figure; the report's ``std_error_correlation`` says how well it marks the errors).
+    ``select``, e.g. ``{"tv_weight": [0, 0.003, 0.03]}``: one setting chosen for this scan from the
+    measurements alone, by cross-validation on held-out views (``run_case``; the report's
+    ``selection`` holds the choice and every value's held-out error).
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
@@ -221,6 +225,7 @@ def reconstruct(
         measurement=y,
         seed=seed,
         samples=samples,
+        select=select,
         settings=settings,
         tuned=tuned,
         progress=progress,

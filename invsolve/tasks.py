@@ -31,6 +31,7 @@ from invsolve.operators import baseline as operator_baseline
 from invsolve.operators import preset_differences
 from invsolve.operators.base import Physics
 from invsolve.priors.base import Prior
+from invsolve.selection import Reconstructor, cross_validate
 from invsolve.solvers.loop import Callback
 from invsolve.solvers.registry import Solver
 from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
@@ -117,12 +118,14 @@ class Outcome:
     baseline_ssim: float | None
     std: torch.Tensor | None = None  # per-pixel standard deviation over the samples (samples > 1)
     samples: int = 1
+    selection: dict | None = None  # the setting chosen for this scan by cross-validation, and why
 
     def record(self) -> dict:
         """The JSON-ready part: scores, cost and settings (no tensors)."""
         return {
             "solver": self.solver,
             "samples": self.samples,
+            "selection": self.selection,
             **(self.uncertainty() if self.std is not None else {}),
             "psnr": self.psnr,
             "ssim": self.ssim,
@@ -158,6 +161,7 @@ def run_case(
     seed: int = 0,
     samples: int = 1,
     settings: dict | None = None,
+    select: dict[str, list] | None = None,
     tuned: TunedTable | str | os.PathLike | None = None,
     progress: bool = False,
     callback: Callback | None = None,
@@ -168,7 +172,11 @@ def run_case(
 
     ``samples`` > 1 draws that many posterior samples in one batch (a diffusion solver's samples
     differ by its noise): the outcome's image is their mean, scored as usual, and ``std`` their
-    per-pixel standard deviation."""
+    per-pixel standard deviation.
+
+    ``select``, ``{"tv_weight": [0, 0.003, 0.03]}``, chooses one setting's value for this scan from
+    the measurements alone, by cross-validation on held-out views (``invsolve.selection``: each
+    value costs one more reconstruction); the outcome's ``selection`` records the held-out errors."""
     check_value("samples", samples, Annotated[int, Ge(1)], "run_case")
     if samples > 1 and not solver.needs_prior:
         raise InvsolveError(f"samples needs a diffusion solver; {solver.name} has no randomness to sample")
@@ -184,6 +192,10 @@ def run_case(
         raise InvsolveError(f"a case is one image; got a batch of {data.shape[0]}")
     device = data.device
     chosen = choose_settings(solver, operator, prior, settings, tuned)
+    selection = None
+    if select:
+        selection = _select(operator, measurement, solver, prior, chosen.values, select, seed, device)
+        chosen = ChosenSettings(chosen.values | {selection["setting"]: selection["chosen"]}, chosen.tuned)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     info: dict[str, Any] = {}
@@ -228,7 +240,39 @@ def run_case(
         *scores,
         std,
         samples,
+        selection,
     )
+
+
+def _select(
+    operator: Physics,
+    measurement: torch.Tensor,
+    solver: Solver,
+    prior: Prior | None,
+    settings: dict,
+    select: dict[str, list],
+    seed: int,
+    device: torch.device,
+) -> dict:
+    """The value of the one setting in ``select`` that cross-validation on held-out views prefers."""
+    if len(select) != 1:
+        raise InvsolveError(f"select chooses one setting at a time, got {', '.join(select) or 'none'}")
+    ((name, values),) = select.items()
+    if not isinstance(values, list | tuple) or len(values) < 2:
+        raise InvsolveError(f"select {name}: give at least two values to choose from, got {values!r}")
+    for value in values:
+        check_settings(solver.name, {name: value})
+
+    def candidate(value: Any) -> Reconstructor:
+        def run(kept: Physics, data: torch.Tensor) -> torch.Tensor:
+            generator = torch.Generator(device).manual_seed(seed)
+            return solver(kept, data, prior, generator=generator, **(settings | {name: value}))
+
+        return run
+
+    chosen = cross_validate(operator, measurement, {value: candidate(value) for value in values})
+    errors = {str(value): round(error, 6) for value, error in chosen.errors.items()}
+    return {"setting": name, "chosen": chosen.chosen, "held_out_errors": errors}
 
 
 def _scores(image: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:

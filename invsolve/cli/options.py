@@ -106,6 +106,17 @@ def names(text: str) -> list[str]:
     return chosen
 
 
+def choices(text: str) -> dict[str, list]:
+    """``NAME=V1,V2,...`` as {NAME: [V1, V2, ...]}, values as numbers where they are."""
+    from invsolve.solvers.settings import parse_value
+
+    name, sep, values = text.partition("=")
+    listed = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not name.strip() or len(listed) < 2:
+        raise argparse.ArgumentTypeError(f"expected NAME=V1,V2,... with two values or more, got {text}")
+    return {name.strip(): [parse_value(v) for v in listed]}
+
+
 def braced(names) -> str:
     """``{a,b,c}``: how argparse shows a choice, for options whose values are checked later."""
     return "{" + ",".join(names) + "}"

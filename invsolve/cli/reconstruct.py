@@ -16,7 +16,18 @@ from invsolve.catalog import (
     SOLVER_NAMES,
     prior_label,
 )
-from invsolve.cli.options import braced, count, fraction, image_side, non_negative, positive, positive_int, seed, window
+from invsolve.cli.options import (
+    braced,
+    choices,
+    count,
+    fraction,
+    image_side,
+    non_negative,
+    positive,
+    positive_int,
+    seed,
+    window,
+)
 from invsolve.solvers.settings import GENERIC
 
 #: Solver settings the command line takes, as ``--flag`` for setting ``flag`` (dashes for underscores):
@@ -115,6 +126,13 @@ def add_parser(commands) -> None:
         help="map input values LOW..HIGH to 0..1 (DICOM: HU, default -1000,1000)",
     )
     rec.add_argument("--seed", type=seed, default=0, help="seed of the simulated noise (default 0)")
+    rec.add_argument(
+        "--select",
+        type=choices,
+        metavar="NAME=V1,V2",
+        help="choose one solver setting for this scan from the measurements alone, by cross-validation "
+        "on held-out views (one more reconstruction per value), e.g. tv_weight=0,0.003,0.03",
+    )
     rec.add_argument(
         "--samples",
         type=positive_int,
@@ -219,6 +237,7 @@ def run(args, argv) -> int:
         window=args.window,
         seed=args.seed,
         samples=args.samples,
+        select=args.select,
         device=args.device,
         precision=args.precision,
         progress=not args.json and sys.stderr.isatty(),
