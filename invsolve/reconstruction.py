@@ -178,8 +178,8 @@ def reconstruct(
     file; default the package's ``tuned.toml``); the report's ``tuned_log`` names the validation log
     of the tuned values used. The case runs through ``invsolve.tasks.run_case``.
     """
-    scalars = {"op": op, "solver": solver, "image_size": image_size, "noise": noise, "photons": photons, "seed": seed}
-    scalars["window"] = window
+    scalars: dict[str, Any] = {"op": op, "solver": solver, "image_size": image_size, "noise": noise}
+    scalars |= {"photons": photons, "window": window, "seed": seed}
     check_arguments(
         reconstruct, scalars | {"samples": samples, "precision": precision, "progress": progress}, "reconstruct"
     )

@@ -96,4 +96,4 @@ def cross_validate(
             held = ~keep
             total += ((operator.A(x) - y)[:, held] ** 2).mean().item()
         errors[label] = total / rounds
-    return Selection(min(errors, key=errors.get), errors)
+    return Selection(min(errors, key=errors.__getitem__), errors)

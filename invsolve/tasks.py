@@ -222,7 +222,7 @@ def run_case(
     else:
         memory, memory_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
     baseline = operator_baseline(operator, measurement)
-    scores: tuple[float | None, ...] = (None,) * 4
+    scores: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)
     if truth is not None:
         scores = (*_scores(image, truth), *_scores(baseline, truth))
     return Outcome(
@@ -238,9 +238,9 @@ def run_case(
         memory,
         memory_kind,
         *scores,
-        std,
-        samples,
-        selection,
+        std=std,
+        samples=samples,
+        selection=selection,
     )
 
 

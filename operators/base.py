@@ -69,8 +69,10 @@ class OperatorMixin:
     closed_form_prox: bool = False  # prox_l2 is exact in closed form (no iterative solve)
     image_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
-    A: Callable[[torch.Tensor], torch.Tensor]  # deepinv's LinearPhysics provides A and A_adjoint
+    A: Callable[[torch.Tensor], torch.Tensor]  # deepinv's LinearPhysics provides these four
     A_adjoint: Callable[[torch.Tensor], torch.Tensor]
+    noise_model: Any
+    set_noise_model: Callable[[Any], None]
 
     @property
     def noise_sigma(self) -> float:
