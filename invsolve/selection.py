@@ -34,6 +34,7 @@ class KeptMeasurements(LinearPhysics):
     def __init__(self, full: Physics, keep: torch.Tensor):
         super().__init__()
         self.full, self.keep = full, keep
+        self.upscale = keep.numel() / keep.sum()  # the share of entries kept, inverted
         self.noise_model = getattr(full, "noise_model", None)
         self.image_shape = getattr(full, "image_shape", None)
         self.measurement_shape = getattr(full, "measurement_shape", None)
@@ -46,10 +47,10 @@ class KeptMeasurements(LinearPhysics):
         return self.full.A_adjoint(y * self.keep)
 
     def A_dagger(self, y: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        return self.full.A_dagger(y * self.keep) * (self.keep.numel() / self.keep.sum())
+        return self.full.A_dagger(y * self.keep) * self.upscale
 
     def baseline(self, y: torch.Tensor) -> torch.Tensor:
-        return (physics.baseline(self.full, y * self.keep) * (self.keep.numel() / self.keep.sum())).clamp(0, 1)
+        return (physics.baseline(self.full, y * self.keep) * self.upscale).clamp(0, 1)
 
 
 def held_out_rows(shape: Sequence[int], fold: int, folds: int) -> torch.Tensor:

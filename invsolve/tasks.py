@@ -255,6 +255,7 @@ def _select(
     device: torch.device,
 ) -> dict:
     """The value of the one setting in ``select`` that cross-validation on held-out views prefers."""
+    check_value("select", select, dict[str, list], "run_case")
     if len(select) != 1:
         raise InvsolveError(f"select chooses one setting at a time, got {', '.join(select) or 'none'}")
     ((name, values),) = select.items()

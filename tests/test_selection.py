@@ -82,6 +82,7 @@ def test_a_case_chooses_its_setting_by_held_out_views_and_records_why(capsys):
         ({"lam": [0.1]}, "at least two values"),
         ({"zeta": [0.1, 0.2]}, "admm-tv has no setting zeta"),
         ({"lam": [0.1, -1.0]}, "setting lam must be a finite number above 0"),
+        ("lam", "select must be dict"),
     ],
 )
 def test_a_bad_selection_is_refused_in_one_line(select, message):
