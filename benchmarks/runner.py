@@ -57,7 +57,11 @@ class Cell:
 
 
 def cells_of(suite: Suite, count: int) -> list[Cell]:
-    return [Cell(t, m, i, s) for t, m, i, s in itertools.product(suite.tasks, suite.methods, range(count), suite.seeds)]
+    return [
+        Cell(name, method, index, seed)
+        for name, task in suite.tasks.items()
+        for method, index, seed in itertools.product(suite.methods, range(task.images(count)), suite.seeds)
+    ]
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -175,10 +179,10 @@ class Workspace:
         }
         for task in suite.tasks.values():
             source = self._sources[task.name]
-            if len(source) < count:
+            if len(source) < task.images(count):
                 raise InvsolveError(
                     f"task {task.name}: {task.dataset} has {len(source)} {split} images, the run "
-                    f"needs {count}; lower the suite's count or pass --limit"
+                    f"needs {task.images(count)}; lower the suite's count (or the task's) or pass --limit"
                 )
             try:
                 self._operators[task.name] = make_operator(
@@ -213,6 +217,7 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
         truth=truth,
         seed=cell.noise_seed(),
         settings=method.settings_for(task),
+        fallback=get_solver(method.fallback) if method.fallback else None,
     )
     if cell.index < suite.figure_images:
         _save_image(out / "images" / task.name / f"{cell.index}-truth.npy", truth[0])

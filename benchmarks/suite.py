@@ -16,6 +16,7 @@ building the operator, and each method's settings against its solvers' settings 
     op = "ct20"                   # an operator preset
     dataset = "phantoms"
     options = { noise = 0.0 }     # operator overrides (optional)
+    count = 1                     # at most this many images (optional: a dataset of one slice)
     paper = { padis = [33.57, 0.854] }   # the paper's PSNR / SSIM per method (optional)
 
     [methods.padis]
@@ -23,6 +24,8 @@ building the operator, and each method's settings against its solvers' settings 
     prior = { ct = "padis-ct.safetensors", photo = "padis-photo.safetensors" }  # or one file
     settings = { steps = 100, inner = 10 }
     task_settings = { ct20 = { zeta = 0.3 } }
+    fallback = "admm-tv"          # checked against on held-out views, as invsolve reconstruct does
+                                  # (optional; default none: the prior alone, as the paper measures it)
 
 ``plugins = ["my_module"]`` in [suite] imports modules first, so solvers and operator presets they
 register (``invsolve.solvers.register``, ``invsolve.operators.register_preset``) can be named.
@@ -35,11 +38,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from invsolve.catalog import MAX_IMAGE_SIDE
+from invsolve.catalog import CLASSICAL_SOLVERS, MAX_IMAGE_SIDE
 from invsolve.data import BUILTIN_SOURCES
 from invsolve.data.headct import read_volume
 from invsolve.errors import InvsolveError
@@ -71,6 +74,7 @@ class TaskTable(_Table):
     op: str
     dataset: str  # a name in [datasets]
     options: dict[str, Any] = {}  # operator overrides, checked by building the operator
+    count: Annotated[int, Field(ge=1)] | None = None  # at most this many images (a dataset of one slice)
     paper: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}  # method -> [PSNR, SSIM]
 
 
@@ -79,6 +83,7 @@ class MethodTable(_Table):
     prior: str | dict[str, str] | None = None
     settings: dict[str, Any] = {}  # checked against the solver's settings table
     task_settings: dict[str, dict[str, Any]] = {}
+    fallback: Literal[CLASSICAL_SOLVERS] | None = None  # type: ignore[valid-type]  # as reconstruct's
     label: str | None = None
 
 
@@ -105,6 +110,11 @@ class Task:
     domain: str  # "ct" or "photo", from the operator preset
     options: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)  # method -> (PSNR, SSIM)
+    count: int | None = None  # at most this many images of the split, whatever the suite's count
+
+    def images(self, count: int) -> int:
+        """How many images of its split the task runs when the suite runs ``count``."""
+        return min(count, self.count or count)
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,7 @@ class Method:
     settings: dict = field(default_factory=dict)
     task_settings: dict = field(default_factory=dict)  # task -> settings over ``settings``
     label: str = ""
+    fallback: str | None = None  # the classical solver checked against on held-out views (run_case)
 
     def prior_for(self, task: Task) -> str | None:
         if isinstance(self.prior, dict):
@@ -250,7 +261,7 @@ def _task(name: str, table: TaskTable, schema: SuiteFile) -> Task:
         raise SuiteProblem((*keys, "options"), f"task {name}: {error}") from None
     paper = {method: (psnr, ssim) for method, (psnr, ssim) in table.paper.items()}
     domain = get_preset(table.op).domain
-    return Task(name, table.op, schema.datasets[table.dataset], domain, dict(table.options), paper)
+    return Task(name, table.op, schema.datasets[table.dataset], domain, dict(table.options), paper, table.count)
 
 
 def _method(name: str, table: MethodTable, tasks: dict[str, Task]) -> Method:
@@ -298,6 +309,7 @@ def _method(name: str, table: MethodTable, tasks: dict[str, Task]) -> Method:
         dict(table.settings),
         {t: dict(s) for t, s in table.task_settings.items()},
         table.label or name,
+        table.fallback,
     )
 
 

@@ -21,7 +21,10 @@ SOLVER_NAMES = CLASSICAL_SOLVERS + DIFFUSION_SOLVERS
 #: The solver a prior runs with when none is named, per preset (validation logs: docs/solvers.md):
 #: DDS on CT, DiffPIR on the photo tasks; elsewhere DPS, PaDIS's Algorithm 1. Without a prior: ADMM-TV.
 PREFERRED_SOLVER = {"ct20": "dds", "ct8": "dds", "deblur": "diffpir", "sr4": "diffpir"}
-FALLBACK_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
+DEFAULT_DIFFUSION_SOLVER, CLASSICAL_DEFAULT = "dps", "admm-tv"
+#: The classical solver a diffusion solver is checked against on held-out views by default, and
+#: whose reconstruction is kept where the prior does not fit the scan (invsolve.tasks.run_case).
+DEFAULT_FALLBACK = CLASSICAL_DEFAULT
 
 #: The largest image side the command line accepts: a CT scan is at most a few thousand pixels
 #: across, and beyond this one image and its network activations exceed any workstation's memory.

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from invsolve.catalog import PRIOR_KINDS, SOURCE_FOR_DOMAIN, method_label
+from invsolve.catalog import CLASSICAL_SOLVERS, DEFAULT_FALLBACK, PRIOR_KINDS, SOURCE_FOR_DOMAIN, method_label
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
@@ -55,7 +55,11 @@ class Reconstruction:
 
     @property
     def method(self) -> str:
-        """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with."""
+        """``dps + padis-ct``: the solver and, for a diffusion solver, the prior it ran with; ``admm-tv
+        (not dds + padis-ct)`` where the held-out views preferred the fallback."""
+        verdict = self.report.get("fallback")
+        if verdict and verdict["chosen"] == verdict["against"]:
+            return f"{verdict['against']} (not {method_label(verdict['checked'], self.report['prior'])})"
         return method_label(self.report["solver"], self.report["prior"])
 
     def save(self, out: str | os.PathLike | None = None, figure: str | os.PathLike | None = None) -> list[str]:
@@ -113,6 +117,11 @@ class Reconstruction:
         for name, p, s in rows:
             scores = "(no ground truth)" if p is None else f"PSNR {p:6.2f} dB   SSIM {s:.3f}"
             lines.append(f"  {name:<{width}} {scores}")
+        verdict = r.get("fallback")
+        if verdict:
+            errors = ", ".join(f"{name} {error:.3g}" for name, error in verdict["held_out_errors"].items())
+            kept = "the prior fits" if verdict["chosen"] == verdict["checked"] else "the prior does not fit this scan"
+            lines.append(f"  held-out views' squared error: {errors}: kept {verdict['chosen']} ({kept})")
         if self.std is not None:
             correlation = r.get("std_error_correlation")
             lines.append(
@@ -147,6 +156,7 @@ def reconstruct(
     seed: int = 0,
     samples: int = 1,
     select: dict[str, list] | None = None,
+    fallback: str | None = DEFAULT_FALLBACK,
     device: str | torch.device = "auto",
     precision: str = "auto",
     progress: bool = False,
@@ -171,6 +181,9 @@ def reconstruct(
     ``select``, e.g. ``{"tv_weight": [0, 0.003, 0.03]}``: one setting chosen for this scan from the
     measurements alone, by cross-validation on held-out views (``run_case``; the report's
     ``selection`` holds the choice and every value's held-out error).
+    ``fallback``: the classical solver a diffusion solver is checked against on held-out views
+    (default ADMM-TV; None skips the check): where it predicts them better, the prior does not fit
+    the scan and its reconstruction is returned (the report's ``fallback`` says which was kept).
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
@@ -185,6 +198,10 @@ def reconstruct(
     )
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
+    if fallback is not None and fallback not in CLASSICAL_SOLVERS:
+        raise InvsolveError(
+            f"fallback must be a classical solver ({', '.join(CLASSICAL_SOLVERS)}) or None, got {fallback!r}"
+        )
     preset = get_preset(op)
     if solver is None:
         solver = preferred_solver(op, with_prior=prior is not None)
@@ -226,6 +243,7 @@ def reconstruct(
         seed=seed,
         samples=samples,
         select=select,
+        fallback=None if fallback is None else get_solver(fallback),
         settings=settings,
         tuned=tuned,
         progress=progress,

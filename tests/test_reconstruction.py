@@ -72,7 +72,9 @@ def test_the_prior_precision_is_chosen_and_reported(tiny_prior_file, device):
     from invsolve.devices import bf16_pays
 
     runs = {
-        precision: reconstruct("ct8", prior=tiny_prior_file, precision=precision, steps=4, image_size=64, device=device)
+        precision: reconstruct(
+            "ct8", prior=tiny_prior_file, precision=precision, steps=4, image_size=64, device=device, fallback=None
+        )
         for precision in ("auto", "fp32", "bf16")
     }
     assert runs["fp32"].report["precision"] == "fp32" and runs["bf16"].report["precision"] == "bf16"
@@ -88,7 +90,7 @@ def test_the_prior_precision_is_chosen_and_reported(tiny_prior_file, device):
 def test_every_preset_runs_both_bundled_priors_with_its_tuned_solver(op, kind):
     """What ``invsolve reconstruct --op OP --prior padis|whole`` runs: the domain's bundled prior, the
     preset's preferred solver at the values tuned for it (four levels here instead of its own)."""
-    result = reconstruct(op, prior=kind, steps=4)
+    result = reconstruct(op, prior=kind, steps=4, fallback=None)  # the prior itself, unchecked
     report, solver = result.report, preferred_solver(op)
     domain = get_preset(op).domain
     assert report["solver"] == solver and report["prior"] == f"{kind}-{domain}" and report["nfe"] == 4
@@ -101,7 +103,7 @@ def test_every_preset_runs_both_bundled_priors_with_its_tuned_solver(op, kind):
 
 
 def test_posterior_samples_give_a_mean_and_a_std_map_repeatable_by_seed(tiny_prior_file, tmp_path):
-    run = {"prior": tiny_prior_file, "image_size": 64, "steps": 3}
+    run = {"prior": tiny_prior_file, "image_size": 64, "steps": 3, "fallback": None}
     first, again = (reconstruct("ct8", samples=3, seed=4, **run) for _ in range(2))
     assert torch.equal(first.image, again.image) and torch.equal(first.std, again.std)
     assert first.std.shape == first.image.shape == (1, 1, 64, 64) and first.std.max() > 0

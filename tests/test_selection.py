@@ -90,3 +90,51 @@ def test_a_bad_selection_is_refused_in_one_line(select, message):
 
     with pytest.raises(InvsolveError, match=message):
         reconstruct("ct8", image_size=64, iterations=2, select=select)
+
+
+@pytest.mark.parametrize("denoises_to, kept", [("the truth", "dds"), ("another phantom", "admm-tv")])
+def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstruction(denoises_to, kept):
+    """An oracle prior (its denoiser returns the truth) predicts the held-out views better than
+    ADMM-TV and is kept; a prior of another phantom predicts them worse, and the case returns exactly
+    ADMM-TV's reconstruction, saying why."""
+    from invsolve.priors import DenoiserPrior
+    from invsolve.tasks import run_case
+
+    truth = torch.from_numpy(ct_phantom(0, 64))[None, None]
+    image = truth if denoises_to == "the truth" else torch.from_numpy(ct_phantom(5, 64))[None, None]
+    prior = DenoiserPrior(lambda x, sigma: image.expand_as(x), channels=1)
+    op = make_operator("ct8", 64)
+    dds, admm = get_solver("dds"), get_solver("admm-tv")
+    outcome = run_case(op, dds, prior, truth=truth, fallback=admm, settings={"steps": 10})
+    verdict = outcome.fallback
+    assert verdict["checked"] == "dds" and verdict["against"] == "admm-tv" and verdict["check_steps"] == 10
+    assert verdict["chosen"] == outcome.solver == kept
+    errors = verdict["held_out_errors"]
+    assert (errors["dds"] < errors["admm-tv"]) == (kept == "dds")
+    alone = run_case(
+        op,
+        dds if kept == "dds" else admm,
+        prior if kept == "dds" else None,
+        truth=truth,
+        settings={"steps": 10} if kept == "dds" else None,
+    )
+    assert torch.equal(outcome.image, alone.image)
+    assert outcome.nfe > alone.nfe  # the check's NFEs are counted
+    assert (outcome.psnr > 40) == (kept == "dds")
+
+
+def test_the_fallback_is_reported_and_can_be_switched_off(tiny_prior_file, capsys):
+    from invsolve import reconstruct
+    from invsolve.cli import main
+
+    checked = reconstruct("ct8", prior=tiny_prior_file, image_size=64, steps=3)
+    verdict = checked.report["fallback"]
+    assert verdict["against"] == "admm-tv" and verdict["chosen"] in ("dds", "admm-tv")
+    assert "held-out views' squared error" in checked.summary()
+    trusted = reconstruct("ct8", prior=tiny_prior_file, image_size=64, steps=3, fallback=None)
+    assert trusted.report["fallback"] is None and trusted.report["solver"] == "dds"
+    with pytest.raises(InvsolveError, match="fallback must be a classical solver"):
+        reconstruct("ct8", prior=tiny_prior_file, image_size=64, fallback="dps")
+    argv = ["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--image-size", "64", "--steps", "3"]
+    assert main([*argv, "--fallback", "none", "--json"]) == 0
+    assert '"fallback": null' in capsys.readouterr().out

@@ -7,6 +7,8 @@ import sys
 from invsolve.catalog import (
     BUNDLED_PRIORS,
     CLASSICAL_DEFAULT,
+    CLASSICAL_SOLVERS,
+    DEFAULT_FALLBACK,
     DEVICE_CHOICES,
     DPS_STARTS,
     PRECISIONS,
@@ -134,6 +136,14 @@ def add_parser(commands) -> None:
         "on held-out views (one more reconstruction per value), e.g. tv_weight=0,0.003,0.03",
     )
     rec.add_argument(
+        "--fallback",
+        default=DEFAULT_FALLBACK,
+        choices=(*CLASSICAL_SOLVERS, "none"),
+        help="diffusion solvers: first check the prior against this classical solver on held-out views, "
+        f"and keep the classical reconstruction where it predicts them better (default {DEFAULT_FALLBACK}; "
+        "none: trust the prior)",
+    )
+    rec.add_argument(
         "--samples",
         type=positive_int,
         default=1,
@@ -238,6 +248,7 @@ def run(args, argv) -> int:
         seed=args.seed,
         samples=args.samples,
         select=args.select,
+        fallback=None if args.fallback == "none" else args.fallback,
         device=args.device,
         precision=args.precision,
         progress=not args.json and sys.stderr.isatty(),

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Interval
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from invsolve.catalog import CLASSICAL_DEFAULT, DPS_STARTS, FALLBACK_SOLVER, PREFERRED_SOLVER, SCHEDULE_KINDS
+from invsolve.catalog import CLASSICAL_DEFAULT, DEFAULT_DIFFUSION_SOLVER, DPS_STARTS, PREFERRED_SOLVER, SCHEDULE_KINDS
 from invsolve.errors import InvsolveError
 from invsolve.validation import check_value, one_line
 
@@ -137,7 +137,7 @@ def settings_from(assignments: list[str]) -> dict:
 
 
 def preferred_solver(preset: str, with_prior: bool = True) -> str:
-    return PREFERRED_SOLVER.get(preset, FALLBACK_SOLVER) if with_prior else CLASSICAL_DEFAULT
+    return PREFERRED_SOLVER.get(preset, DEFAULT_DIFFUSION_SOLVER) if with_prior else CLASSICAL_DEFAULT
 
 
 #: The tuned values the package reads (``invsolve bench tune --write`` updates it).

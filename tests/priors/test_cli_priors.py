@@ -100,6 +100,8 @@ def test_reconstruct_with_a_prior_reports_nfe(tiny_prior_file, tmp_path, monkeyp
                 "--steps",
                 "3",
                 *per_level,
+                "--fallback",
+                "none",
                 "--json",
                 "--no-save",
             ]
@@ -130,6 +132,8 @@ def test_a_prior_runs_the_preferred_solver_of_the_operator(tiny_prior_file, tmp_
                 str(tiny_prior_file),
                 "--steps",
                 "2",
+                "--fallback",
+                "none",
                 "--json",
                 "--no-save",
             ]
@@ -168,7 +172,8 @@ def test_reconstruct_defaults_to_dds_at_the_priors_size_and_refuses_mismatches(
     tiny_prior_file, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
-    assert run(["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--json"]) == 0
+    argv = ["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--steps", "2", "--fallback", "none"]
+    assert run([*argv, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["solver"] == "dds" and report["image_size"] == 64  # the prior's size, not the usual 128
     for extra, message in (
