@@ -41,7 +41,7 @@ from invsolve.validation import check_image, check_value
 #: The diffusion solver's steps in that check (a fraction of a full run's cost), and how much of the
 #: classical reconstruction's held-out error beyond the noise it must remove to be kept: on the CT
 #: validation images in domain it removed 47 % or more, where the prior did not fit at most 16 %
-#: (docs/reconstruction.md#never-below-tv).
+#: (docs/solvers.md#never-below-tv).
 CHECK_STEPS = 20
 CHECK_MARGIN = 0.7
 
@@ -189,12 +189,12 @@ def run_case(
     the measurements alone, by cross-validation on held-out views (``invsolve.selection``: each
     value costs one more reconstruction); the outcome's ``selection`` records the held-out errors.
 
-    ``fallback``, a classical solver (``invsolve.catalog.DEFAULT_FALLBACK`` for ``invsolve.reconstruct``), checks a
-    diffusion solver against it on the same held-out views first (the diffusion solver at
-    ``CHECK_STEPS`` steps): where the classical reconstruction predicts them better, the prior does
-    not fit this scan and the fallback's reconstruction is returned instead, so a learned prior never
-    ends far below the classical method. The outcome's ``fallback`` records the verdict; its
-    ``seconds`` and ``nfe`` include the check."""
+    ``fallback``, a classical solver (``invsolve.reconstruct`` passes ADMM-TV), checks a diffusion
+    solver against it on held-out views first (the diffusion solver at ``CHECK_STEPS`` steps): unless
+    the learned reconstruction predicts them clearly better (``CHECK_MARGIN``), the prior does not
+    fit this scan and the fallback's reconstruction is returned instead, so a learned prior does not
+    end below the classical method. The outcome's ``fallback`` records the verdict; its ``seconds``
+    and ``nfe`` include the check (and the selection)."""
     check_value("samples", samples, Annotated[int, Ge(1)], "run_case")
     if samples > 1 and not solver.needs_prior:
         raise InvsolveError(f"samples needs a diffusion solver; {solver.name} has no randomness to sample")

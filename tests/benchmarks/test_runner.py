@@ -424,3 +424,24 @@ def test_suite_values_of_the_wrong_type_are_named_with_their_line(suite_file, ov
 def test_tuning_grid_values_are_checked_too(suite_file, tmp_path):
     with pytest.raises(InvsolveError, match="setting zeta must be a finite number, 0 or more, got -1"):
         tune(load_suite(suite_file), "padis", {"zeta": [0.3, -1]}, tmp_path / "t")
+
+
+def test_a_method_checked_against_a_fallback_and_a_task_of_fewer_images(suite_file, tmp_path):
+    """``fallback`` runs a method as ``invsolve reconstruct`` does (the verdict in every record);
+    a task's ``count`` caps its images below the suite's, for a source of one slice."""
+    suite_file.write_text(
+        suite_file.read_text()
+        .replace('dataset = "phantoms"\n', 'dataset = "phantoms"\ncount = 1\n')
+        .replace('settings = { steps = 2, inner = 1 }', 'settings = { steps = 2, inner = 1 }\nfallback = "admm-tv"')
+    )
+    suite = load_suite(suite_file)
+    assert suite.methods["padis"].fallback == "admm-tv" and suite.tasks["ct8"].count == 1
+    out = tmp_path / "out"
+    run_suite(suite.select(["ct8"], ["padis", "baseline"]), out)  # the suite's count is 2
+    results = read_results(out).values()
+    assert sorted((r["method"], r["index"]) for r in results) == [("baseline", 0), ("padis", 0)]
+    (checked,) = [r for r in results if r["method"] == "padis"]
+    assert checked["fallback"]["against"] == "admm-tv" and checked["solver"] == checked["fallback"]["chosen"]
+    suite_file.write_text(suite_file.read_text().replace('fallback = "admm-tv"', 'fallback = "dps"'))
+    with pytest.raises(InvsolveError, match="fallback"):
+        load_suite(suite_file)
