@@ -432,7 +432,7 @@ def test_a_method_checked_against_a_fallback_and_a_task_of_fewer_images(suite_fi
     suite_file.write_text(
         suite_file.read_text()
         .replace('dataset = "phantoms"\n', 'dataset = "phantoms"\ncount = 1\n')
-        .replace('settings = { steps = 2, inner = 1 }', 'settings = { steps = 2, inner = 1 }\nfallback = "admm-tv"')
+        .replace("settings = { steps = 2, inner = 1 }", 'settings = { steps = 2, inner = 1 }\nfallback = "admm-tv"')
     )
     suite = load_suite(suite_file)
     assert suite.methods["padis"].fallback == "admm-tv" and suite.tasks["ct8"].count == 1
