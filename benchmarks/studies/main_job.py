@@ -4,6 +4,7 @@ invsolve, loads the bundled prior, simulates the measurements, reconstructs with
 figure.
 
     python -m invsolve.benchmarks.studies.main_job [--op ct8] [--prior padis] [--repeat 1] [--setting zeta=1 ...]
+        [--fallback none]
 
 Prints the wall time of each run (process start to exit) and the PSNR/SSIM of the baseline and the
 reconstruction.
@@ -16,17 +17,19 @@ import sys
 import tempfile
 import time
 
+from invsolve.catalog import DEFAULT_FALLBACK
+
 CHILD = "--run-once"
 
 
-def run_once(op: str, prior: str, settings: list[str]) -> None:
+def run_once(op: str, prior: str, settings: list[str], fallback: str) -> None:
     """The timed process: reconstruct, write both files as the command line does, print the report."""
     from invsolve import reconstruct
     from invsolve.catalog import prior_label
     from invsolve.solvers.settings import settings_from
 
     values = settings_from(settings)
-    result = reconstruct(op, prior=prior, **values)
+    result = reconstruct(op, prior=prior, fallback=None if fallback == "none" else fallback, **values)
     stem = f"{op}-{prior_label(result.report['prior'])}"
     result.save(f"{stem}.png", f"{stem}-figure.png")
     print(json.dumps(result.report))
@@ -48,10 +51,15 @@ def main(argv=None) -> None:
         metavar="NAME=VALUE",
         help="a solver setting other than the tuned default (repeatable)",
     )
+    parser.add_argument(
+        "--fallback",
+        default=DEFAULT_FALLBACK,
+        help=f"the classical solver the prior is checked against (default {DEFAULT_FALLBACK}; none: no check)",
+    )
     parser.add_argument(CHILD, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_once:
-        run_once(args.op, args.prior, args.setting)
+        run_once(args.op, args.prior, args.setting, args.fallback)
         return
     command = [
         sys.executable,
@@ -63,8 +71,12 @@ def main(argv=None) -> None:
         "--prior",
         args.prior,
         *(f"--setting={s}" for s in args.setting),
+        f"--fallback={args.fallback}",
     ]
-    print(f"# reconstruct({args.op!r}, prior={args.prior!r}) in a fresh process, timed from its start to its exit")
+    print(
+        f"# reconstruct({args.op!r}, prior={args.prior!r}, fallback={args.fallback!r}) in a fresh process, timed "
+        "from its start to its exit"
+    )
     for run in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()

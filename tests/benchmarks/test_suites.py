@@ -26,6 +26,7 @@ def test_every_paper_table_and_study_has_a_suite_file():
         "solvers-ct20-64",
         "noise-ct",
         "noise-photo",
+        "robust-ct",
     }
 
 
