@@ -140,8 +140,8 @@ def add_parser(commands) -> None:
         default=DEFAULT_FALLBACK,
         choices=(*CLASSICAL_SOLVERS, "none"),
         help="diffusion solvers: first check the prior against this classical solver on held-out views, "
-        f"and keep the classical reconstruction where it predicts them better (default {DEFAULT_FALLBACK}; "
-        "none: trust the prior)",
+        f"and keep the classical reconstruction unless the prior predicts them clearly better (default "
+        f"{DEFAULT_FALLBACK}; none: trust the prior)",
     )
     rec.add_argument(
         "--samples",
