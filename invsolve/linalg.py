@@ -17,6 +17,11 @@ def batch_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
 
 
+def per_image_norm(t: torch.Tensor) -> torch.Tensor:
+    """The 2-norm of each item of a batch, shape (B, 1, 1, 1) for images or (B, 1, ...) in general."""
+    return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
+
+
 def conjugate_gradient(
     apply: Callable[[torch.Tensor], torch.Tensor],
     rhs: torch.Tensor,
@@ -73,6 +78,6 @@ def regularised_least_squares(
         return physics.A_adjoint(physics.A(v)) + gamma * v
 
     def fitted(u: torch.Tensor) -> torch.Tensor:
-        return (physics.A(u) - y).flatten(1).norm(dim=1).view(-1, *([1] * (u.dim() - 1))) <= misfit
+        return per_image_norm(physics.A(u) - y) <= misfit
 
     return conjugate_gradient(normal, rhs, anchor, iterations, tolerance, fitted if misfit > 0 else None)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from invsolve.catalog import CLASSICAL_SOLVERS, DEFAULT_FALLBACK, PRIOR_KINDS, SOURCE_FOR_DOMAIN, method_label
+from invsolve.catalog import DEFAULT_FALLBACK, PRIOR_KINDS, SOURCE_FOR_DOMAIN, method_label
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
@@ -182,8 +182,9 @@ def reconstruct(
     measurements alone, by cross-validation on held-out views (``run_case``; the report's
     ``selection`` holds the choice and every value's held-out error).
     ``fallback``: the classical solver a diffusion solver is checked against on held-out views
-    (default ADMM-TV; None skips the check): where it predicts them better, the prior does not fit
-    the scan and its reconstruction is returned (the report's ``fallback`` says which was kept).
+    (default ADMM-TV; None skips the check): unless the prior predicts them clearly better, it does
+    not fit the scan and the fallback's reconstruction is returned (the report's ``fallback`` says
+    which was kept).
     ``precision``: the learned prior's arithmetic, "auto" (bf16 on a CUDA GPU that supports it, fp32 on CPUs),
     "fp32" or "bf16"; a ``Prior`` given as an object keeps its own.
     ``settings`` override the solver's defaults (``zeta=0.5``, ``steps=50``...): its generic values
@@ -198,10 +199,6 @@ def reconstruct(
     )
     if image is not None and measurement is not None:
         raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
-    if fallback is not None and fallback not in CLASSICAL_SOLVERS:
-        raise InvsolveError(
-            f"fallback must be a classical solver ({', '.join(CLASSICAL_SOLVERS)}) or None, got {fallback!r}"
-        )
     preset = get_preset(op)
     if solver is None:
         solver = preferred_solver(op, with_prior=prior is not None)

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import torch
 from annotated_types import Ge
 
+from invsolve.catalog import CLASSICAL_SOLVERS
 from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.metrics import psnr, ssim
 from invsolve.operators import base as physics
@@ -196,6 +197,10 @@ def run_case(
     end below the classical method. The outcome's ``fallback`` records the verdict; its ``seconds``
     and ``nfe`` include the check (and the selection)."""
     check_value("samples", samples, Annotated[int, Ge(1)], "run_case")
+    if fallback is not None and fallback.needs_prior:
+        raise InvsolveError(
+            f"fallback must be a classical solver ({', '.join(CLASSICAL_SOLVERS)}) or None, got {fallback.name}"
+        )
     if samples > 1 and not solver.needs_prior:
         raise InvsolveError(f"samples needs a diffusion solver; {solver.name} has no randomness to sample")
     if truth is not None and measurement is None:
@@ -219,10 +224,10 @@ def run_case(
         selection = _select(checks, solver, prior, chosen.values, select)
         chosen = ChosenSettings(chosen.values | {selection["setting"]: selection["chosen"]}, chosen.tuned)
     if fallback is not None and solver.needs_prior:
-        verdict = _check_against(checks, fallback, solver, prior, chosen.values, tuned)
+        classical = choose_settings(fallback, operator, None, None, tuned)
+        verdict = _check_against(checks, solver, prior, chosen.values, fallback, classical.values)
         if verdict["chosen"] == fallback.name:
-            solver, prior, samples = fallback, None, 1
-            chosen = choose_settings(fallback, operator, None, None, tuned)
+            solver, prior, samples, chosen = fallback, None, 1, classical
     info: dict[str, Any] = {}
     image = solver(
         operator,
@@ -311,21 +316,13 @@ def _select(checks: Checks, solver: Solver, prior: Prior | None, settings: dict,
 
 
 def _check_against(
-    checks: Checks,
-    fallback: Solver,
-    solver: Solver,
-    prior: Prior | None,
-    settings: dict,
-    tuned: TunedTable | str | os.PathLike | None,
+    checks: Checks, solver: Solver, prior: Prior | None, settings: dict, fallback: Solver, classical: dict
 ) -> dict:
     """Keep the diffusion solver (run at ``CHECK_STEPS`` steps) only if it predicts held-out views
     clearly better than the classical ``fallback``: with at most ``CHECK_MARGIN`` of the fallback's
     error beyond the noise (the noise's variance adds the same to both errors, so it is taken out
-    before they are compared)."""
-    if fallback.needs_prior:
-        raise InvsolveError(f"the fallback must be a solver without a prior, got {fallback.name}")
+    before they are compared). ``classical``: the fallback's settings."""
     quick = settings | ({"steps": min(settings["steps"], CHECK_STEPS)} if "steps" in settings else {})
-    classical = choose_settings(fallback, checks.operator, None, None, tuned).values
     _, errors = checks.compare(
         {
             solver.name: checks.candidate(solver, prior, quick),

@@ -121,6 +121,8 @@ def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstru
     assert torch.equal(outcome.image, alone.image)
     assert outcome.nfe > alone.nfe  # the check's NFEs are counted
     assert (outcome.psnr > 40) == (kept == "dds")
+    with pytest.raises(InvsolveError, match="fallback must be a classical solver"):
+        run_case(op, admm, truth=truth, fallback=dds)  # refused whatever the solver, not only a diffusion one
 
 
 def test_the_fallback_is_reported_and_can_be_switched_off(tiny_prior_file, capsys):

@@ -40,7 +40,7 @@ import torch
 
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
-from invsolve.linalg import regularised_least_squares
+from invsolve.linalg import per_image_norm, regularised_least_squares
 from invsolve.operators import base as physics
 from invsolve.operators.base import Physics
 from invsolve.priors.base import Prior
@@ -49,11 +49,6 @@ from invsolve.solvers.loop import Callback, CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
 from invsolve.solvers.settings import GENERIC
-
-
-def per_image_norm(t: torch.Tensor) -> torch.Tensor:
-    """The 2-norm of each item of a batch, shape (B, 1, 1, 1) for images or (B, 1, ...) in general."""
-    return t.flatten(1).norm(dim=1).reshape(-1, *([1] * (t.dim() - 1)))
 
 
 def _schedule(

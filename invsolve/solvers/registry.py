@@ -1,5 +1,6 @@
 """One table of solvers, so the CLI, the Python API and benchmark files use the same names."""
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ class Solver:
     generic: dict
     needs_prior: bool
     summary: str
+
+    @functools.cached_property
+    def takes_info(self) -> bool:
+        """Whether ``run`` takes ``info`` (optional for classical solvers, a plugin's among them)."""
+        return "info" in inspect.signature(self.run).parameters
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -76,7 +82,7 @@ class Solver:
         if not self.needs_prior:
             if info is not None:
                 info["nfe"] = 0
-            reports = {"info": info} if "info" in inspect.signature(self.run).parameters else {}  # optional for them
+            reports = {"info": info} if self.takes_info else {}
             return self.run(operator, y, prior, generator=generator, progress=progress, **reports, **settings)
         return self.run(
             operator, y, prior, generator=generator, progress=progress, info=info, callback=callback, **settings
