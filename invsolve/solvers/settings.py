@@ -33,7 +33,8 @@ from invsolve.validation import check_value, one_line
 #: with both patch priors, docs/logs/tuning/dds-noise-ct-128.txt), no discrepancy stop and no TV
 #: term (docs/solvers.md#noise says why);
 #: sigma_max / sigma_min None mean the prior's own range. ADMM-TV's lam None follows the measurement's
-#: noise by its rule (lam_noiseless + lam_per_variance sigma_y^2), with the CT values as generic ones.
+#: noise by its rule (lam_noiseless + lam_per_noise sigma_y^lam_noise_exponent), with the CT values as
+#: generic ones.
 #: The registered solvers take exactly these keywords.
 DIFFUSION_COMMON: dict[str, Any] = {"sigma_max": None, "sigma_min": None, "schedule": "edm"}
 GENERIC: dict[str, dict[str, Any]] = {
@@ -41,7 +42,8 @@ GENERIC: dict[str, dict[str, Any]] = {
     "admm-tv": {
         "lam": None,
         "lam_noiseless": 0.03,
-        "lam_per_variance": 4.0,
+        "lam_per_noise": 3.0,
+        "lam_noise_exponent": 1.5,
         "rho_factor": 10.0,
         "rho": None,
         "iterations": 200,
@@ -83,7 +85,8 @@ SETTING_TYPES: dict[str, Any] = {
     "xi": Annotated[float, Interval(ge=0, le=1)],
     "lam": Annotated[float, Gt(0)],
     "lam_noiseless": Annotated[float, Gt(0)],
-    "lam_per_variance": Annotated[float, Ge(0)],
+    "lam_per_noise": Annotated[float, Ge(0)],
+    "lam_noise_exponent": Annotated[float, Interval(ge=0.5, le=4)],
     "rho": Annotated[float, Gt(0)],
     "rho_factor": Annotated[float, Gt(0)],
     "snr": Annotated[float, Gt(0)],

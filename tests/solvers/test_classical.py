@@ -112,7 +112,7 @@ def test_the_tv_weight_follows_the_noise_level_by_its_rule(generator):
     for noise in (0.0, 0.2, 0.5):
         op, info = make_operator("ct8", 32, noise=noise), {}
         admm(op, op.simulate(x, generator), iterations=2, info=info)
-        expected = rule["lam_noiseless"] + rule["lam_per_variance"] * noise**2
+        expected = rule["lam_noiseless"] + rule["lam_per_noise"] * noise ** rule["lam_noise_exponent"]
         assert info["derived"]["lam"] == pytest.approx(expected, rel=1e-3)
     info = {}
     admm(op, op.simulate(x, generator), lam=0.7, iterations=2, info=info)
