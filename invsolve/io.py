@@ -51,7 +51,7 @@ def read_image(
         raise InvsolveError(_not_a_file(path))
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = _read_npy(path)
+        array = read_npy(path)
     elif suffix in IMAGE_SUFFIXES:
         array = _read_raster(path)
     elif suffix in DICOM_SUFFIXES or is_dicom_file(path):
@@ -367,7 +367,8 @@ def _load_npy(path: Path) -> np.ndarray:
         raise InvsolveError(f"cannot read {path} as a .npy array: {str(err).splitlines()[0]}") from None
 
 
-def _read_npy(path: Path) -> np.ndarray:
+def read_npy(path: Path) -> np.ndarray:
+    """A .npy array (never unpickled); booleans as float32."""
     array = _load_npy(path)
     return array.astype(np.float32) if array.dtype == bool else array
 

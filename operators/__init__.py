@@ -27,6 +27,7 @@ from invsolve.operators.presets import (
     register_preset,
 )
 from invsolve.operators.superres import NearestSubsampling
+from invsolve.operators.volume import SliceStack
 
 __all__ = [
     "DOMAINS",
@@ -36,6 +37,7 @@ __all__ = [
     "OperatorMixin",
     "ParallelBeamCT",
     "Preset",
+    "SliceStack",
     "baseline",
     "check_measurement",
     "estimate_noise_level",

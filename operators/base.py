@@ -60,14 +60,14 @@ def noise_model_for(
 class OperatorMixin:
     """Mixed into a deepinv ``LinearPhysics`` subclass (listed first, so its methods win).
 
-    Subclasses set ``name``, ``image_shape`` (C, H, W) and ``measurement_shape``, pass their noise
-    model to deepinv, and implement ``baseline``.
+    Subclasses set ``name``, ``image_shape`` ((C, H, W); volumes (C, D, H, W)) and
+    ``measurement_shape``, pass their noise model to deepinv, and implement ``baseline``.
     """
 
     name: str
     baseline_name: str  # what baseline() is, for figures and reports
     closed_form_prox: bool = False  # prox_l2 is exact in closed form (no iterative solve)
-    image_shape: tuple[int, int, int]
+    image_shape: tuple[int, ...]
     measurement_shape: tuple[int, ...]
     A: Callable[[torch.Tensor], torch.Tensor]  # deepinv's LinearPhysics provides these four
     A_adjoint: Callable[[torch.Tensor], torch.Tensor]

@@ -12,9 +12,10 @@ def write_test_dicom(
     patient: str = "",
     z: float | None = None,
     modality: str = "CT",
+    pixel_spacing: tuple[float, float] | None = None,
 ):
     """A minimal CT DICOM file (used by the tests of readers, folder sources and data preparation);
-    ``series``/``patient``/``z`` set the volume and slice position."""
+    ``series``/``patient``/``z``/``pixel_spacing`` set the volume, slice position and pixel size."""
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -32,6 +33,9 @@ def write_test_dicom(
     ds.PatientID = patient
     if z is not None:
         ds.ImagePositionPatient = [0.0, 0.0, z]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    if pixel_spacing is not None:
+        ds.PixelSpacing = list(pixel_spacing)
     ds.PixelData = pixels.astype(np.uint16).tobytes()
     ds.save_as(str(path), enforce_file_format=True)
     return path
