@@ -36,8 +36,8 @@ settings = { iterations = 20 }
 
 def test_the_grid_is_read_linearly_in_log_lam_and_flat_beyond_its_ends():
     grid = {0.01: 20.0, 0.1: 22.0, 1.0: 21.0}
-    assert noise_rule.psnr_at(grid, math.sqrt(0.01 * 0.1)) == pytest.approx(21.0)
-    assert noise_rule.psnr_at(grid, 0.001) == 20.0 and noise_rule.psnr_at(grid, 10.0) == 21.0
+    assert noise_rule.score_at(grid, math.sqrt(0.01 * 0.1)) == pytest.approx(21.0)
+    assert noise_rule.score_at(grid, 0.001) == 20.0 and noise_rule.score_at(grid, 10.0) == 21.0
 
 
 def test_the_study_finds_each_tasks_noise_and_scores_the_rules(tmp_path, capsys):
@@ -45,10 +45,12 @@ def test_the_study_finds_each_tasks_noise_and_scores_the_rules(tmp_path, capsys)
     out = tmp_path / "tune"
     tune(load_suite(tmp_path / "noisy.toml"), "admm-tv", {"lam": [0.03, 0.3, 3.0]}, out)
     capsys.readouterr()
-    assert noise_rule.main([str(out), "--floors", "0.03", "--slopes", "0,4"]) == 0
+    assert noise_rule.main([str(out), "--floors", "0.03", "--slopes", "0,4", "--exponents", "1.5,2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("ct8-")}
     assert float(rows["ct8-s03"][0]) == 0.3  # Gaussian: the level given
     assert 0.1 < float(rows["ct8-p1e3"][0]) < 1.0  # photon counts: the level of the measurements
     rules = [line.split() for line in lines if line.strip().startswith("0.03")]
-    assert [rule[1] for rule in rules] == ["0", "4"] and all(float(rule[2]) >= 0 for rule in rules)
+    assert [(rule[1], rule[2]) for rule in rules] == [("0", "1.5"), ("0", "2"), ("4", "1.5"), ("4", "2")]
+    assert all(float(rule[3]) >= 0 for rule in rules)  # PSNR regret against the grid's best
+    assert sum("*" in " ".join(rule) for rule in rules) == 1  # the chosen rule, marked
