@@ -59,7 +59,7 @@ NETWORK_SIZE_NAMES = ("tiny", "small", "paper")
 SPLITS = ("train", "validation", "test")
 #: The built-in image source for each domain, and the real head CT read from an installed package.
 SOURCE_FOR_DOMAIN = {"ct": "phantoms", "photo": "photos"}
-BUILTIN_SOURCES = (*SOURCE_FOR_DOMAIN.values(), "headct", "ct-small")
+BUILTIN_SOURCES = (*SOURCE_FOR_DOMAIN.values(), "headct", "headct-slabs", "ct-small")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 #: The learned priors' arithmetic at inference: fp32, bf16 autocast, or auto (bf16 on a CUDA GPU

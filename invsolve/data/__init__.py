@@ -2,7 +2,8 @@
 
 ``get_source(name, split, image_size, channels)`` takes ``"phantoms"`` (procedural CT slices),
 ``"photos"`` (photographs shipped inside installed packages), ``"headct"`` (a real head CT from
-the Debian package ``invesalius-examples``, or any ``.inv3`` file), ``"ct-small"`` (pydicom's one
+the Debian package ``invesalius-examples``, or any ``.inv3`` file; ``"headct-slabs"``, the same
+volume split into contiguous slabs for volume work), ``"ct-small"`` (pydicom's one
 real CT slice, test split only) or a folder path. Every source
 is a sequence of (C, H, W) float32 tensors in [0, 1], square ``image_size`` x ``image_size``.
 """
@@ -110,7 +111,8 @@ class HeadCT(ImageSource):
 
     ``path`` is an InVesalius ``.inv3`` file (default: the one ``invesalius-examples`` installs);
     ``window`` the HU range mapped to [0, 1] (default ``CT_WINDOW_HU``). The splits keep a gap of
-    ``headct.GAP`` slices between training and held-out slices (``headct.split_slices``).
+    ``headct.GAP`` slices between training and held-out slices: blocks of slices
+    (``headct.split_slices``), or with ``slabs`` two contiguous slabs (``headct.split_slabs``).
     """
 
     def __init__(
@@ -120,11 +122,13 @@ class HeadCT(ImageSource):
         channels: int = 1,
         path: str | os.PathLike | None = None,
         window: tuple[float, float] | None = None,
+        slabs: bool = False,
     ):
         _check_split(split)
         self.volume = headct.read_volume(path)
-        self.slices = headct.split_slices(len(self.volume))[split]
-        self.name, self.split, self.image_size, self.channels = "headct", split, image_size, channels
+        self.slices = (headct.split_slabs if slabs else headct.split_slices)(len(self.volume))[split]
+        self.name = "headct-slabs" if slabs else "headct"
+        self.split, self.image_size, self.channels = split, image_size, channels
         self.window = window or CT_WINDOW_HU
 
     def __len__(self) -> int:
@@ -148,6 +152,7 @@ class HeadCT(ImageSource):
             "package": headct.PACKAGE,
             "licence": headct.LICENCE,
             "window_hu": list(self.window),
+            "layout": "slabs" if self.name == "headct-slabs" else "blocks",
             "slices": list(self.slices[:count]),  # the slices trained on, in the order they are taken
         }
 
@@ -242,8 +247,8 @@ def get_source(
         return Phantoms(split, image_size, channels or 1, **options)
     if name == "photos":
         return Photos(split, image_size, channels or 3, **options)
-    if name == "headct":
-        return HeadCT(split, image_size, channels or 1, **options)
+    if name in ("headct", "headct-slabs"):
+        return HeadCT(split, image_size, channels or 1, slabs=name == "headct-slabs", **options)
     if name == "ct-small":
         return CTSmall(split, image_size, channels or 1, **options)
     if Path(name).suffix == ".inv3":

@@ -6,11 +6,14 @@ a gzip-compressed tar: ``main.plist`` (an XML property list) describes ``matrix.
 Hounsfield units in C order, (slices, rows, columns) = (108, 256, 256) here, with spacing
 0.957 x 0.957 mm in-plane and 1.5 mm between slices, axial from the jaw (slice 0) to the vertex.
 
-Neighbouring slices 1.5 mm apart are near duplicates, so the split (``split_slices``) leaves a gap
-of ``GAP`` slices between every training slice and every validation or test slice.
+Neighbouring slices 1.5 mm apart are near duplicates, so both splits leave a gap of ``GAP`` slices
+between every training slice and every validation or test slice: ``split_slices`` holds out short
+blocks in two regions (for 2D work), ``split_slabs`` two contiguous slabs of ``SLAB`` slices (for
+volumes, whose reconstruction couples neighbouring slices).
 """
 
 import functools
+import itertools
 import os
 import plistlib
 import tarfile
@@ -36,6 +39,11 @@ BLOCK = 4
 REGION_STARTS = (0.14, 0.565)
 #: Fewer slices than this cannot hold the two regions and leave training slices between them.
 MIN_SLICES = 48
+#: The volume layout: a validation slab and a test slab of SLAB slices each, GAP slices apart, the
+#: first starting at SLABS_START of the volume; on Cranium.inv3 validation is slices 38-53 and test
+#: 57-72 (orbits to mid-cranium, 57 to 108 mm above the first slice).
+SLAB = 16
+SLABS_START = 0.35
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,31 @@ def split_slices(count: int) -> dict[str, tuple[int, ...]]:
     excluded = {s for split in held_out.values() for i in split for s in range(i - GAP, i + GAP + 1)}
     train = [i for i in range(count) if i not in excluded]
     return {"train": spread_order(train), "validation": tuple(held_out["validation"]), "test": tuple(held_out["test"])}
+
+
+def split_slabs(count: int) -> dict[str, tuple[int, ...]]:
+    """Slice indices of each split of a volume of ``count`` slices in the volume layout: two
+    contiguous slabs (validation, then test), and for training every slice more than ``GAP`` slices
+    from both, spread over the volume as in ``split_slices``."""
+    if not _slabs_fit(count):
+        smallest = next(n for n in itertools.count(count + 1) if _slabs_fit(n))
+        raise InvsolveError(f"a head-CT volume needs at least {smallest} slices for two slabs of {SLAB}, got {count}")
+    first, last = _slab_bounds(count)
+    validation, test = range(first, first + SLAB), range(first + SLAB + GAP, last)
+    train = [i for i in range(count) if not first - GAP <= i < last + GAP]
+    return {"train": spread_order(train), "validation": tuple(validation), "test": tuple(test)}
+
+
+def _slab_bounds(count: int) -> tuple[int, int]:
+    """The first slice of the validation slab and one past the last of the test slab."""
+    first = round(SLABS_START * count)
+    return first, first + 2 * SLAB + GAP
+
+
+def _slabs_fit(count: int) -> bool:
+    """Whether both slabs, their gaps and training slices on either side fit in ``count`` slices."""
+    first, last = _slab_bounds(count)
+    return first - GAP >= 1 and last + GAP < count
 
 
 def spread_order(indices) -> tuple[int, ...]:

@@ -63,6 +63,20 @@ def test_training_order_spreads_every_prefix_over_the_volume():
 def test_too_short_a_volume_is_refused():
     with pytest.raises(InvsolveError, match="at least 48 slices"):
         headct.split_slices(40)
+    with pytest.raises(InvsolveError, match="at least 60 slices for two slabs of 16, got 59"):
+        headct.split_slabs(59)
+
+
+@pytest.mark.parametrize("count", [60, 108, 300])
+def test_the_volume_layout_holds_out_two_contiguous_slabs_with_the_gap(count):
+    split = headct.split_slabs(count)
+    validation, test, train = split["validation"], split["test"], split["train"]
+    for slab in (validation, test):
+        assert len(slab) == headct.SLAB >= 16 and list(slab) == list(range(slab[0], slab[0] + len(slab)))
+    assert test[0] - validation[-1] == headct.GAP + 1  # the test slab starts GAP slices after validation
+    held_out = set(validation) | set(test)
+    assert set(train) == {i for i in range(count) if all(abs(i - h) > headct.GAP for h in held_out)}
+    assert min(train) == 0 and max(train) == count - 1  # training slices on both sides
 
 
 def test_inv3_file_round_trip_flips_rows_face_up_and_orders_spacing(tmp_path):
