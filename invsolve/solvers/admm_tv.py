@@ -6,7 +6,9 @@ with D the forward differences (Neumann boundary). Splitting z = D x gives the u
   x <- argmin 1/2||Ax - y||^2 + rho/2 ||Dx - z + u||^2   (conjugate gradients, warm-started)
   z <- shrink(Dx + u, lam / rho)                          (isotropic: per-pixel vector shrinkage)
   u <- u + Dx - z
-Every image of a batch is its own problem: inner products and step sizes are per image.
+Every image of a batch is its own problem: inner products and step sizes are per image. A volume
+(B, C, D, H, W) is one problem, and its TV runs over all three axes, coupling neighbouring slices
+(the 3D TV of DiffusionMBIR's classical comparator).
 ``tv_least_squares`` is the one ADMM routine: ADMM-TV runs it from the baseline, DDS's TV-anchored
 data step runs it at every noise level with a proximal term on the denoised image.
 """
@@ -25,22 +27,27 @@ from invsolve.solvers.settings import GENERIC
 
 
 def gradient(x: torch.Tensor) -> torch.Tensor:
-    """Forward differences (B, C, H, W) -> (B, C, 2, H, W); zero across the last row/column."""
-    dy = torch.zeros_like(x)
-    dx = torch.zeros_like(x)
-    dy[..., :-1, :] = x[..., 1:, :] - x[..., :-1, :]
-    dx[..., :, :-1] = x[..., :, 1:] - x[..., :, :-1]
-    return torch.stack((dy, dx), dim=2)
+    """Forward differences along every spatial axis: images (B, C, H, W) -> (B, C, 2, H, W), volumes
+    (B, C, D, H, W) -> (B, C, 3, D, H, W) (so TV of a volume couples its slices); zero across the
+    last entry of each axis (Neumann boundary)."""
+    axes = range(2, x.dim())
+    differences = []
+    for axis in axes:
+        difference = torch.zeros_like(x)
+        difference.narrow(axis, 0, x.shape[axis] - 1).copy_(x.diff(dim=axis))
+        differences.append(difference)
+    return torch.stack(differences, dim=2)
 
 
 def gradient_transpose(g: torch.Tensor) -> torch.Tensor:
     """The exact transpose of ``gradient`` (minus the divergence)."""
-    dy, dx = g[:, :, 0], g[:, :, 1]
-    out = torch.zeros_like(dy)
-    out[..., :-1, :] -= dy[..., :-1, :]
-    out[..., 1:, :] += dy[..., :-1, :]
-    out[..., :, :-1] -= dx[..., :, :-1]
-    out[..., :, 1:] += dx[..., :, :-1]
+    out = torch.zeros_like(g[:, :, 0])
+    for k in range(g.shape[2]):
+        axis, difference = 2 + k, g[:, :, k]
+        length = out.shape[axis] - 1
+        inner = difference.narrow(axis, 0, length)
+        out.narrow(axis, 0, length).sub_(inner)
+        out.narrow(axis, 1, length).add_(inner)
     return out
 
 

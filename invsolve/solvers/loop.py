@@ -7,6 +7,7 @@ import torch
 from tqdm.auto import tqdm
 
 from invsolve.errors import InvsolveError
+from invsolve.operators.volume import per_slice
 from invsolve.priors.base import Prior
 from invsolve.solvers.schedule import NoiseSchedule
 
@@ -16,15 +17,31 @@ Step = Callable[[torch.Tensor, float, float, bool], torch.Tensor]
 Callback = Callable[[int, float, torch.Tensor], None]
 
 
+#: A volume's slices go through a 2D prior this many at a time, so memory stays bounded whatever
+#: the depth (about 0.3 GB per slice of 256 px with the bundled networks on the CPU).
+SLICES_PER_CALL = 8
+
+
 class CountedPrior:
-    """Calls a prior and counts network function evaluations (one per call, for the whole batch)."""
+    """Calls a prior and counts network function evaluations (one per call, for the whole batch).
+
+    A volume (B, C, D, H, W) is denoised slice by slice by the 2D prior, ``SLICES_PER_CALL`` slices
+    per network call; a volume of one slice is denoised exactly as the 2D image is."""
 
     def __init__(self, prior: Prior):
         self.prior, self.nfe = prior, 0
 
     def denoise(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
         self.nfe += 1
-        denoised = self.prior(x, sigma, generator=generator)
+        if x.dim() == 5:
+            denoised = per_slice(
+                lambda slices: torch.cat(
+                    [self.prior(chunk, sigma, generator=generator) for chunk in slices.split(SLICES_PER_CALL)]
+                ),
+                x,
+            )
+        else:
+            denoised = self.prior(x, sigma, generator=generator)
         if not torch.isfinite(denoised).all() and torch.isfinite(x).all():
             raise InvsolveError(
                 f"the prior returned NaN/Inf at sigma {float(sigma):.4g} for a finite input: its weights are "

@@ -25,10 +25,18 @@ def test_registry_names():
         get_solver("nope")
 
 
-def test_gradient_transpose_is_exact(generator):
-    x = torch.rand(2, 3, 9, 11, generator=generator, dtype=torch.float64)
-    g = torch.rand(2, 3, 2, 9, 11, generator=generator, dtype=torch.float64)
+@pytest.mark.parametrize("shape", [(2, 3, 9, 11), (2, 1, 4, 9, 11)], ids=["images", "volumes"])
+def test_gradient_transpose_is_exact(generator, shape):
+    x = torch.rand(*shape, generator=generator, dtype=torch.float64)
+    g = torch.rand(shape[0], shape[1], len(shape) - 2, *shape[2:], generator=generator, dtype=torch.float64)
     assert torch.allclose((gradient(x) * g).sum(), (x * gradient_transpose(g)).sum())
+
+
+def test_the_tv_of_a_volume_couples_its_slices():
+    flat = torch.zeros(1, 1, 3, 8, 8)
+    jump = flat.clone()
+    jump[:, :, 1] = 1.0  # a slice unlike its neighbours: no in-plane edge, two edges along z
+    assert total_variation(flat).item() == 0 and total_variation(jump).item() == pytest.approx(2 * 64)
 
 
 def test_admm_tv_decreases_its_objective_and_beats_fbp():

@@ -1,0 +1,61 @@
+"""Solvers on volumes: a volume of one slice is the 2D problem, a deeper one is denoised slice by
+slice in bounded batches and coupled along z by TV."""
+
+import pytest
+import torch
+
+from invsolve.operators import SliceStack, make_operator
+from invsolve.priors import load
+from invsolve.solvers import get_solver, loop
+
+
+@pytest.fixture(scope="module")
+def prior(tiny_prior_file):
+    return load(tiny_prior_file)
+
+
+@pytest.mark.parametrize("name,settings", [("dds", {"steps": 4, "tv_weight": 0.01}), ("admm-tv", {"iterations": 20})])
+def test_a_volume_of_one_slice_reconstructs_as_its_image(prior, name, settings):
+    image_operator = make_operator("ct8", 64, noise=0.05)
+    x = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    y = image_operator.simulate(x, torch.Generator().manual_seed(1))
+    solver, used = get_solver(name), prior if name == "dds" else None
+    flat = solver(image_operator, y, used, generator=torch.Generator().manual_seed(2), **settings)
+    volume = solver(
+        SliceStack(image_operator, 1), y[:, :, None], used, generator=torch.Generator().manual_seed(2), **settings
+    )
+    assert volume.shape == (1, 1, 1, 64, 64)
+    assert torch.equal(volume[:, :, 0], flat)
+
+
+def test_a_volume_goes_through_the_prior_a_bounded_number_of_slices_at_a_time(prior, monkeypatch):
+    monkeypatch.setattr(loop, "SLICES_PER_CALL", 2)
+    seen = []
+
+    class Recording:
+        def __call__(self, x, sigma, generator=None):
+            seen.append(x.shape[0])
+            return prior(x, sigma, generator=generator)
+
+    counted = loop.CountedPrior(Recording())
+    volume = torch.rand(1, 1, 5, 64, 64, generator=torch.Generator().manual_seed(0))
+    denoised = counted.denoise(volume, 0.5, torch.Generator().manual_seed(1))
+    assert denoised.shape == volume.shape and seen == [2, 2, 1] and counted.nfe == 1
+
+
+def test_admm_tv_on_a_volume_couples_its_slices():
+    """Four noisy 8-view measurements of one phantom slice: TV over the volume's three axes keeps
+    the reconstructed slices together (and nearer the truth) where TV slice by slice lets each
+    follow its own noise."""
+    from invsolve.data import get_source
+
+    image_operator = make_operator("ct8", 64, noise=0.2)
+    volume_operator = SliceStack(image_operator, 4)
+    x = get_source("phantoms", "validation", 64)[0][None, :, None].expand(1, 1, 4, 64, 64).contiguous()
+    y = volume_operator.simulate(x, torch.Generator().manual_seed(1))
+    admm = get_solver("admm-tv")
+    coupled = admm(volume_operator, y, lam=0.1)
+    by_slice = admm(image_operator, y[0].movedim(1, 0), lam=0.1).movedim(0, 1)[None]
+    along_z = {name: run.diff(dim=2).abs().mean().item() for name, run in (("coupled", coupled), ("slices", by_slice))}
+    assert along_z["coupled"] < 0.6 * along_z["slices"]  # measured 0.012 against 0.025
+    assert ((coupled - x) ** 2).mean() < ((by_slice - x) ** 2).mean()
