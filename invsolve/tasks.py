@@ -16,6 +16,7 @@ came from.
 import functools
 import os
 import resource
+import statistics
 import time
 import warnings
 from dataclasses import dataclass
@@ -83,12 +84,14 @@ def choose_settings(
     """The settings ``solver`` runs with on ``operator`` with ``prior``: generic values, then the
     tuned row for the operator's preset and the prior's kind, then ``given``.
 
-    A row applies only to an operator that is its preset (at any image size): one that differs,
+    A volume operator (``SliceStack``) gets the rows of its slice operator's preset. A row applies
+    only to an operator that is its preset (at any image size): one that differs,
     say ``make_operator("ct8", views=30)``, gets the generic values and a ``GenericSettingsNotice``
     (unless ``given`` replaces every value the row would set), never another task's values.
     """
     given = check_settings(solver.name, given or {})
     kind = getattr(prior, "kind", None) if solver.needs_prior else None
+    operator = getattr(operator, "slice_operator", operator)  # a volume's slices are the preset's task
     row = tuned_table(tuned).row(solver.name, getattr(operator, "name", None), kind)
     if row is not None:
         differences = preset_differences(operator)  # {} for the preset itself
@@ -343,5 +346,10 @@ def _check_against(
 
 
 def _scores(image: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-    """PSNR and SSIM of one image (of a batch of one)."""
+    """PSNR and SSIM of one image (of a batch of one); of a volume (1, C, D, H, W), the PSNR of all
+    its voxels and the mean SSIM of its slices."""
+    if image.dim() == 5:
+        slices, reference = image[0].movedim(1, 0), truth[0].movedim(1, 0)  # (D, C, H, W)
+        stacked_psnr = psnr(image[0].flatten(1, 2), truth[0].flatten(1, 2))  # (C, D H, W): one MSE over the volume
+        return float(stacked_psnr), float(statistics.mean(ssim(slices, reference)))  # type: ignore[arg-type]
     return float(psnr(image[0], truth[0])), float(ssim(image[0], truth[0]))  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ a case runs, and is scored, in one place."""
 
 import dataclasses
 import inspect
+import math
 import re
 import shutil
 import warnings
@@ -14,7 +15,8 @@ import torch
 
 from invsolve import reconstruct
 from invsolve.errors import GenericSettingsNotice, InvsolveError
-from invsolve.operators import PRESETS, make_operator, preset_differences
+from invsolve.metrics import ssim
+from invsolve.operators import PRESETS, SliceStack, make_operator, preset_differences
 from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import SOLVERS, get_solver, preferred_solver
 from invsolve.solvers.settings import GENERIC, TUNED_FILE, TunedRow, read_tuned
@@ -97,6 +99,26 @@ def test_the_preset_itself_gets_its_tuned_values_at_any_size_without_a_notice(pa
             assert chosen == GENERIC["dps"] | tuned("dps", "ct8", "padis")
         chosen = settings("admm-tv", make_operator("ct20", 64))
         assert chosen["lam_noiseless"] == tuned("admm-tv", "ct20", None)["lam_noiseless"]
+
+
+def test_a_volume_of_a_presets_slices_gets_the_presets_tuned_values(padis_ct):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        volume = SliceStack(make_operator("ct8", 64), depth=3)
+        assert settings("dps", volume, padis_ct) == GENERIC["dps"] | tuned("dps", "ct8", "padis")
+    with pytest.warns(GenericSettingsNotice, match="views 30 instead of 8"):
+        assert settings("dps", SliceStack(make_operator("ct8", 64, views=30), 3), padis_ct) == GENERIC["dps"]
+
+
+def test_a_volume_case_scores_all_its_voxels_and_the_mean_ssim_of_its_slices():
+    x = torch.rand(1, 1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    outcome = run_case(
+        SliceStack(make_operator("ct20", 32), 3), get_solver("admm-tv"), truth=x, settings={"iterations": 5}
+    )
+    squared_error = ((outcome.image.clamp(0, 1) - x) ** 2).double().mean().item()
+    assert outcome.image.shape == x.shape and outcome.psnr == pytest.approx(-10 * math.log10(squared_error))
+    per_slice = ssim(outcome.image[0].movedim(1, 0), x[0].movedim(1, 0))
+    assert outcome.ssim == pytest.approx(sum(per_slice) / 3)
 
 
 def test_ct8_with_30_views_gets_the_generic_values_and_a_notice_not_ct8s(padis_ct):
