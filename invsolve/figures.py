@@ -42,3 +42,44 @@ def save_comparison(
         return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)
+
+
+def save_volume_views(
+    path: str | os.PathLike,
+    panels: list[tuple[str, torch.Tensor]],
+    spacing_mm: tuple[float, float, float],
+    *,
+    title: str | None = None,
+    panel_inches: float = 2.6,
+):
+    """Save each (title, (C, D, H, W) volume in [0, 1]) as a row of three views through its centre:
+    axial (the middle slice), coronal (the middle row, superior up) and sagittal (the middle column,
+    anterior left), drawn at the voxels' true proportions (``spacing_mm``: between slices, rows,
+    columns); the first channel only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    between, rows, columns = spacing_mm
+    height = (panel_inches + 0.5) * len(panels) + (0.4 if title else 0)
+    fig, axes = plt.subplots(len(panels), 3, squeeze=False, figsize=(panel_inches * 3, height))
+    for row, (label, volume) in zip(axes, panels, strict=True):
+        v = volume.detach().float().clamp(0, 1).cpu().numpy()[0]
+        depth, height_px, width_px = v.shape
+        views = (
+            (f"axial, slice {depth // 2}", v[depth // 2], rows / columns),
+            (f"coronal, row {height_px // 2}", v[::-1, height_px // 2, :], between / columns),
+            (f"sagittal, column {width_px // 2}", v[::-1, :, width_px // 2], between / rows),
+        )
+        for ax, (name, plane, aspect) in zip(row, views, strict=True):
+            ax.imshow(plane, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
+            ax.set_title(f"{label}\n{name}" if name.startswith("axial") else name, fontsize=8)
+            ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    try:
+        return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)

@@ -188,7 +188,7 @@ def check_output(path: str | os.PathLike | None, suffixes: tuple[str, ...], what
     if path is None:
         return
     p = Path(path)
-    if p.suffix.lower() not in suffixes:
+    if not p.name.lower().endswith(tuple(suffixes)):
         raise InvsolveError(f"{what} {path}: the file name must end in {' or '.join(suffixes)}")
     blocking = next((parent for parent in p.parents if parent.is_file()), None)
     if blocking is not None:
@@ -277,7 +277,8 @@ def written_together(*paths: str | os.PathLike | None):
         for path in map(Path, filter(None, paths)):
             if path.parent and not path.parent.is_dir():
                 raise InvsolveError(f"cannot write {path}: folder {path.parent} does not exist")
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+            suffix = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix  # .nii.gz
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
             os.close(fd)
             staged.append(Path(tmp))
         tmps = iter(staged)

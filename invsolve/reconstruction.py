@@ -18,10 +18,11 @@ from invsolve.catalog import DEFAULT_FALLBACK, PRIOR_KINDS, SOURCE_FOR_DOMAIN, m
 from invsolve.data import get_source
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
-from invsolve.figures import save_comparison
+from invsolve.figures import save_comparison, save_volume_views
 from invsolve.io import check_distinct, check_output, read_image, read_measurement, write_image, written_together
 from invsolve.operators import (
     Preset,
+    SliceStack,
     estimate_noise_level,
     get_preset,
     make_operator,
@@ -34,9 +35,11 @@ from invsolve.solvers import get_solver, preferred_solver
 from invsolve.solvers.settings import TunedTable
 from invsolve.tasks import run_case
 from invsolve.validation import check_arguments, check_image
+from invsolve.volumes import Volume, read_volume, write_volume
 
 #: What ``Reconstruction.save`` writes: the reconstruction as an image or a raw array, the figure as PNG.
 OUTPUT_SUFFIXES = (".png", ".npy")
+VOLUME_OUTPUT_SUFFIXES = (".nii.gz", ".nii", ".npy")
 FIGURE_SUFFIXES = (".png",)
 DEFAULT_IMAGE_SIZE = 128  # without a prior to say otherwise
 
@@ -44,7 +47,8 @@ DEFAULT_IMAGE_SIZE = 128  # without a prior to say otherwise
 @dataclass
 class Reconstruction:
     """A reconstruction (1, C, H, W), the baseline it is compared with, the ground truth where known,
-    and ``report``: metrics, NFEs, seconds, the settings used and the operator."""
+    and ``report``: metrics, NFEs, seconds, the settings used and the operator. Of a volume, all are
+    (1, C, D, H, W) and ``volume`` is the input (its spacing and HU window)."""
 
     image: torch.Tensor
     baseline: torch.Tensor
@@ -52,6 +56,7 @@ class Reconstruction:
     measurement: torch.Tensor
     report: dict
     std: torch.Tensor | None = None  # per-pixel std over the posterior samples (samples > 1)
+    volume: Volume | None = None
 
     @property
     def method(self) -> str:
@@ -63,17 +68,25 @@ class Reconstruction:
         return method_label(self.report["solver"], self.report["prior"])
 
     def save(self, out: str | os.PathLike | None = None, figure: str | os.PathLike | None = None) -> list[str]:
-        """Write the reconstruction (``out``: .png or .npy) and a ground truth | baseline | reconstruction
-        figure (``figure``: .png); returns the paths written."""
-        check_output(out, OUTPUT_SUFFIXES, "out")
+        """Write the reconstruction (``out``: .png or .npy; a volume .nii.gz, .nii or .npy, with the
+        input's spacing) and a ground truth | baseline | reconstruction figure (``figure``: .png; a
+        volume's in axial, coronal and sagittal views); returns the paths written."""
+        check_output(out, VOLUME_OUTPUT_SUFFIXES if self.volume else OUTPUT_SUFFIXES, "out")
         check_output(figure, FIGURE_SUFFIXES, "figure")
         check_distinct({}, {"out": out, "figure": figure})
+        title = f"{self.report['op']}: {get_preset(self.report['op']).summary}"
         with written_together(out, figure) as (out_file, figure_file):
-            if out_file is not None:
-                write_image(out_file, self.image[0])
-            if figure_file is not None:
-                title = f"{self.report['op']}: {get_preset(self.report['op']).summary}"
-                save_comparison(figure_file, self._panels(), title=title)
+            if self.volume is not None:
+                if out_file is not None:
+                    # the suffix decides the format; the temporary file keeps the output's name at its end
+                    write_volume(out_file, self.image[0, 0], self.volume)
+                if figure_file is not None:
+                    save_volume_views(figure_file, self._panels(), self.volume.spacing_mm, title=title)
+            else:
+                if out_file is not None:
+                    write_image(out_file, self.image[0])
+                if figure_file is not None:
+                    save_comparison(figure_file, self._panels(), title=title)
         return [str(path) for path in (out, figure) if path is not None]
 
     def _panels(self) -> list[tuple[str, torch.Tensor]]:
@@ -109,9 +122,9 @@ class Reconstruction:
             else f"noise {r['noise']:g}"
         )
         noise += " estimated from the measurement" if r["noise_source"] == "estimated" else ""
-        lines = [
-            f"{r['op']} on {r['input']} ({r['image_size']}x{r['image_size']}, {r['channels']} channel(s), {noise})"
-        ]
+        size = f"{r['image_size']}x{r['image_size']}"
+        size = f"{r['depth']} slices of {size}" if "depth" in r else size
+        lines = [f"{r['op']} on {r['input']} ({size}, {r['channels']} channel(s), {noise})"]
         rows = ((r["baseline"], r["baseline_psnr"], r["baseline_ssim"]), (self.method, r["psnr"], r["ssim"]))
         width = max(20, *(len(name) for name, _, _ in rows))
         for name, p, s in rows:
@@ -149,6 +162,7 @@ def reconstruct(
     solver: str | None = None,
     image: str | os.PathLike | torch.Tensor | None = None,
     measurement: str | os.PathLike | torch.Tensor | None = None,
+    volume: str | os.PathLike | Volume | None = None,
     image_size: int | None = None,
     noise: float | None = None,
     photons: float | None = None,
@@ -170,11 +184,14 @@ def reconstruct(
     solver, without one to ADMM-TV. ``image``: the ground truth to simulate measurements from (a file
     or a (C, H, W) tensor in [0, 1]; default: the first test image of the built-in source of the
     operator's domain). ``measurement``: measured data instead (a .npy file or a (C, ...) tensor; no
-    ground truth, so no PSNR). ``image_size``: default the prior's, else 128. ``noise``: the standard
-    deviation of Gaussian measurement noise; ``photons``: photon-count noise instead (CT: photons per
-    detector bin, ``invsolve.operators.ct.ATTENUATION``). Without either, simulated measurements get the
-    preset's noise, and a given ``measurement`` the level estimated from it
-    (``invsolve.operators.estimate_noise_level``; the report's ``noise_source`` says which).
+    ground truth, so no PSNR). ``volume``: a CT volume as the ground truth instead (a DICOM folder, a
+    NIfTI, .npy or .inv3 file, or a ``Volume``; ``invsolve.volumes``), measured slice by slice
+    (``SliceStack``) and reconstructed as one problem; its PSNR is over all voxels, its SSIM the mean
+    over slices. ``image_size``: default the prior's, else 128 (a volume's slices are resized to it).
+    ``noise``: the standard deviation of Gaussian measurement noise; ``photons``: photon-count noise
+    instead (CT: photons per detector bin, ``invsolve.operators.ct.ATTENUATION``). Without either,
+    simulated measurements get the preset's noise, and a given ``measurement`` the level estimated
+    from it (``invsolve.operators.estimate_noise_level``; the report's ``noise_source`` says which).
     ``seed`` seeds the simulated noise and the solver. ``samples`` > 1 (a diffusion solver): the mean of
     that many posterior samples, drawn in one batch, with their per-pixel standard deviation (``std``,
     shown in the figure; the report's ``std_error_correlation`` says how well it marks the errors).
@@ -197,8 +214,13 @@ def reconstruct(
     check_arguments(
         reconstruct, scalars | {"samples": samples, "precision": precision, "progress": progress}, "reconstruct"
     )
-    if image is not None and measurement is not None:
-        raise InvsolveError("give image (a ground truth to simulate from) or measurement (measured data), not both")
+    if sum(given is not None for given in (image, measurement, volume)) > 1:
+        raise InvsolveError(
+            "give only one of image (a ground truth to simulate from), volume (a CT volume) or measurement "
+            "(measured data)"
+        )
+    if volume is not None and not isinstance(volume, str | os.PathLike | Volume):
+        raise InvsolveError(f"reconstruct: volume must be a path or a Volume, got {type(volume).__name__}")
     preset = get_preset(op)
     if solver is None:
         solver = preferred_solver(op, with_prior=prior is not None)
@@ -226,6 +248,15 @@ def reconstruct(
         if noise_source == "preset":  # measured data brings its own noise, whatever the preset simulates
             operator.set_noise_model(noise_model_for(estimate_noise_level(operator, y)))
             noise_source = "estimated"
+    elif volume is not None:
+        if preset.domain != "ct":
+            raise InvsolveError(f"volumes are CT scans; {op} is a {preset.domain} task (use a CT preset)")
+        read = volume if isinstance(volume, Volume) else read_volume(volume, window=window)
+        volume = read.resized(image_size)
+        slices = make_operator(op, image_size, device=device, noise=noise, photons=photons)
+        operator = SliceStack(slices, len(volume))
+        truth, y = volume.slices[None, None].to(device), None
+        source_label = volume.name
     else:
         truth, source_label = _ground_truth(image, preset, image_size, window)
         operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise, photons=photons)
@@ -261,7 +292,9 @@ def reconstruct(
         "precision": getattr(getattr(loaded, "network", None), "precision", None),
         "operator": operator.describe(),
     }
-    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report, outcome.std)
+    if volume is not None:
+        report |= {"depth": len(volume), "spacing_mm": list(volume.spacing_mm)}
+    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report, outcome.std, volume)
 
 
 def _ground_truth(

@@ -49,7 +49,9 @@ def test_save_writes_the_image_and_the_figure(tmp_path):
     "call,message",
     [
         (dict(image_size=4), "image_size must be at least 8"),
-        (dict(image=torch.zeros(1, 64, 64), measurement=torch.zeros(1, 8, 128)), "not both"),
+        (dict(image=torch.zeros(1, 64, 64), measurement=torch.zeros(1, 8, 128)), "only one of"),
+        (dict(image=torch.zeros(1, 64, 64), volume="scan.nii"), "only one of"),
+        (dict(volume=5), "volume must be a path or a Volume, got int"),
         (dict(image=torch.zeros(1, 32, 32), image_size=64), "image_size is 64"),
         (dict(solver="dps"), "needs a prior"),
         (dict(zeta=1.0), "no setting zeta"),

@@ -101,6 +101,13 @@ def add_parser(commands) -> None:
         "the first test image of the built-in source (phantoms for CT, photos otherwise)",
     )
     given.add_argument("--measurement", metavar="FILE", help="measured data (.npy) to reconstruct; no ground truth")
+    given.add_argument(
+        "--volume",
+        metavar="PATH",
+        help="a CT volume to simulate measurements of, slice by slice, and reconstruct as one volume: a "
+        "DICOM series folder, .nii/.nii.gz (pip install 'invsolve[volume]'), .npy (slices, H, W) or .inv3; "
+        "writes OP-PRIOR.nii.gz and an axial/coronal/sagittal figure",
+    )
     rec.add_argument(
         "--image-size",
         type=image_side,
@@ -159,7 +166,9 @@ def add_parser(commands) -> None:
         choices=PRECISIONS,
         help="the prior network's arithmetic (default auto: bf16 on a CUDA GPU that supports it, fp32 on CPUs)",
     )
-    rec.add_argument("--out", metavar="FILE", help="write the reconstruction (.png or .npy)")
+    rec.add_argument(
+        "--out", metavar="FILE", help="write the reconstruction (.png or .npy; a volume .nii.gz/.nii/.npy)"
+    )
     rec.add_argument("--figure", metavar="FILE", help="write ground truth | baseline | reconstruction (.png)")
     rec.add_argument("--no-save", action="store_true", help="with a prior: write no files unless --out/--figure")
     rec.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
@@ -226,15 +235,22 @@ def json_report(report: dict) -> str:
 
 def run(args, argv) -> int:
     from invsolve.io import check_distinct, check_output
-    from invsolve.reconstruction import FIGURE_SUFFIXES, OUTPUT_SUFFIXES, reconstruct, resolve_prior_name
+    from invsolve.reconstruction import (
+        FIGURE_SUFFIXES,
+        OUTPUT_SUFFIXES,
+        VOLUME_OUTPUT_SUFFIXES,
+        reconstruct,
+        resolve_prior_name,
+    )
 
     out, figure = args.out, args.figure
     if args.prior and not args.no_save:  # a diffusion run takes a while: keep what it made unless told not to
         stem = f"{args.op}-{prior_label(resolve_prior_name(args.prior, args.op))}"
-        out, figure = out or f"{stem}.png", figure or f"{stem}-figure.png"
-    check_output(out, OUTPUT_SUFFIXES, "--out")
+        out, figure = out or f"{stem}{'.nii.gz' if args.volume else '.png'}", figure or f"{stem}-figure.png"
+    check_output(out, VOLUME_OUTPUT_SUFFIXES if args.volume else OUTPUT_SUFFIXES, "--out")
     check_output(figure, FIGURE_SUFFIXES, "--figure")
-    check_distinct({"--input": args.input, "--measurement": args.measurement}, {"--out": out, "--figure": figure})
+    inputs = {"--input": args.input, "--measurement": args.measurement, "--volume": args.volume}
+    check_distinct(inputs, {"--out": out, "--figure": figure})
     settings = {name: getattr(args, name) for name in SETTINGS}
     result = reconstruct(
         args.op,
@@ -242,6 +258,7 @@ def run(args, argv) -> int:
         solver=args.solver,
         image=args.input,
         measurement=args.measurement,
+        volume=args.volume,
         image_size=args.image_size,
         noise=args.noise,
         photons=args.photons,
