@@ -12,7 +12,7 @@ import torch
 from invsolve.benchmarks.runner import read_recorded_suite, read_results
 from invsolve.benchmarks.suite import build_suite
 from invsolve.errors import InvsolveError
-from invsolve.figures import save_comparison
+from invsolve.figures import save_comparison, save_volume_views
 from invsolve.io import atomic_write
 
 CELL_COLUMNS = (
@@ -56,9 +56,17 @@ def summary_rows(suite, results: dict) -> list[dict]:
                     "peak_memory_mib": max(r["peak_memory_mib"] for r in cells),
                     "paper_psnr": paper[0] if paper else None,
                     "paper_ssim": paper[1] if paper else None,
+                    "z_difference": _mean_of(cells, "z_difference"),
+                    "truth_z_difference": _mean_of(cells, "truth_z_difference"),
                 }
             )
     return rows
+
+
+def _mean_of(cells: list[dict], key: str) -> float | None:
+    """The mean of ``key`` over the cells that have it (volume cells' z differences), else None."""
+    values = [r[key] for r in cells if r.get(key) is not None]
+    return statistics.mean(values) if values else None
 
 
 def markdown(suite, rows: list[dict], split: str) -> str:
@@ -76,14 +84,17 @@ def markdown(suite, rows: list[dict], split: str) -> str:
         if not task_rows:
             continue
         has_paper = any(r["paper_psnr"] is not None for r in task_rows)
+        volume = task.volume is not None
         lines += [
             "",
-            f"## {task.name} ({task.op} on {task.dataset})",
+            f"## {task.name} ({task.op} on {task.dataset}" + (f", volumes of {task.volume} slices)" if volume else ")"),
             "",
             "| method | PSNR | SSIM |"
             + (" paper PSNR / SSIM |" if has_paper else "")
-            + " s / image | NFEs | peak MiB |",
-            "|---|---|---|" + ("---|" if has_paper else "") + "---|---|---|",
+            + (" slice-to-slice difference (truth) |" if volume else "")
+            + (" s / volume |" if volume else " s / image |")
+            + " NFEs | peak MiB |",
+            "|---|---|---|" + ("---|" if has_paper else "") + ("---|" if volume else "") + "---|---|---|",
         ]
         for r in task_rows:
             paper = (
@@ -91,9 +102,10 @@ def markdown(suite, rows: list[dict], split: str) -> str:
                 if has_paper
                 else ""
             )
+            z = f" {r['z_difference']:.4f} ({r['truth_z_difference']:.4f}) |" if volume else ""
             lines.append(
                 f"| {r['label']} | {r['psnr']:.2f} +- {r['psnr_std']:.2f} | {r['ssim']:.3f} +- "
-                f"{r['ssim_std']:.3f} |{paper} {r['seconds']:.1f} | {r['nfe']} | {r['peak_memory_mib']:.0f} |"
+                f"{r['ssim_std']:.3f} |{paper}{z} {r['seconds']:.1f} | {r['nfe']} | {r['peak_memory_mib']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -157,18 +169,26 @@ def _read_array(path: Path) -> np.ndarray:
         raise InvsolveError(f"{path} is damaged ({error}); delete it and rerun its cell") from None
 
 
-def write_figures(suite, figures: dict[str, tuple[int, list]], out: Path) -> list[Path]:
+def write_figures(suite, figures: dict[str, tuple[int, list]], out: Path, results: dict) -> list[Path]:
     written = []
     for name, (rows, panels) in figures.items():
         columns = -(-len(panels) // rows)
         path = out / "figures" / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
+        title = f"{suite.name}: {name} ({suite.tasks[name].op}, {suite.image_size} px)"
+        if suite.tasks[name].volume:  # a row of axial, coronal and sagittal views per volume and method
+            spacing = next(
+                (r["spacing_mm"] for r in results.values() if r["task"] == name and r.get("spacing_mm")), None
+            )
+            save_volume_views(path, panels, tuple(spacing or (1.0, 1.0, 1.0)), title=title)
+            written.append(path)
+            continue
         save_comparison(
             path,
             panels,
             rows=rows,
             panel_inches=2.4 if columns < 6 else 2.0,
-            title=f"{suite.name}: {name} ({suite.tasks[name].op}, {suite.image_size} px)",
+            title=title,
         )
         written.append(path)
     return written
@@ -195,6 +215,6 @@ def report(out: str | Path) -> dict:
         "markdown": text,
         "rows": rows,
         "cells": len(cells),
-        "figures": write_figures(suite, panels, out),
+        "figures": write_figures(suite, panels, out, results),
         "files": [out / "report.md", out / "results.csv", out / "summary.csv"],
     }

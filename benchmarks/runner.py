@@ -30,7 +30,7 @@ from invsolve.data import get_source, source_location
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write, check_distinct, exclusive_lock
-from invsolve.operators import get_preset, make_operator
+from invsolve.operators import SliceStack, get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
 from invsolve.tasks import run_case
@@ -60,7 +60,7 @@ def cells_of(suite: Suite, count: int) -> list[Cell]:
     return [
         Cell(name, method, index, seed)
         for name, task in suite.tasks.items()
-        for method, index, seed in itertools.product(suite.methods, range(task.images(count)), suite.seeds)
+        for method, index, seed in itertools.product(suite.methods, range(task.cells(count)), suite.seeds)
     ]
 
 
@@ -92,6 +92,8 @@ class ResultRecord(BaseModel):
     seconds: Annotated[float, Field(ge=0)]
     nfe: Annotated[int, Field(ge=0)]
     peak_memory_mib: float
+    z_difference: float | None = None  # volume cells: mean |slice - next slice| of the reconstruction
+    truth_z_difference: float | None = None  # and of the ground truth
 
 
 def read_results(out: Path) -> dict[str, dict]:
@@ -184,10 +186,16 @@ class Workspace:
                     f"task {task.name}: {task.dataset} has {len(source)} {split} images, the run "
                     f"needs {task.images(count)}; lower the suite's count (or the task's) or pass --limit"
                 )
+            if task.volume and task.images(count) < task.volume:
+                raise InvsolveError(
+                    f"task {task.name}: a volume of {task.volume} images needs a count of at least {task.volume}, "
+                    f"the run has {task.images(count)}"
+                )
             try:
-                self._operators[task.name] = make_operator(
+                operator = make_operator(
                     task.op, suite.image_size, channels=source.channels, device=device, **task.options
                 )
+                self._operators[task.name] = SliceStack(operator, task.volume) if task.volume else operator
             except InvsolveError as error:
                 raise InvsolveError(f"task {task.name}: {error}") from None
 
@@ -208,7 +216,9 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
     suite = space.suite
     task, method = suite.tasks[cell.task], suite.methods[cell.method]
     source = space.source(task)
-    truth = source[cell.index][None].to(space.device)
+    slices = task.slices(cell.index)
+    truth = source.batch(slices).to(space.device)  # (images, C, H, W)
+    truth = truth.movedim(0, 1)[None] if task.volume else truth  # a volume (1, C, D, H, W)
     op = space.operator(task)
     outcome = run_case(
         op,
@@ -227,7 +237,9 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
         "task": task.name,
         "method": method.name,
         "index": cell.index,
-        "image": source.label(cell.index),
+        "image": source.label(cell.index)
+        if not task.volume
+        else f"{source.label(slices[0])}..{source.label(slices[-1])}",
         "seed": cell.seed,
         "split": space.split,
         **outcome.record(),
@@ -238,7 +250,28 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
         "rank": rank,
         "versions": dict(versions()),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(_z_consistency(outcome.image, truth) | {"spacing_mm": _spacing(source)} if task.volume else {}),
     }
+
+
+def _spacing(source) -> list[float] | None:
+    """The voxel spacing (between slices, rows, columns) in mm of a source read from a CT volume at
+    its image size, for figures drawn to proportion; None for other sources."""
+    volume = getattr(source, "volume", None)
+    if volume is None:
+        return None
+    between, rows, columns = volume.spacing_mm
+    height, width = volume.hu.shape[1:]
+    side = min(height, width)  # slices are cut to their centre square, then resized
+    return [between, rows * side / source.image_size, columns * side / source.image_size]
+
+
+def _z_consistency(image: torch.Tensor, truth: torch.Tensor) -> dict:
+    """How alike neighbouring slices of a reconstructed volume are, against the truth's: the mean
+    absolute difference between neighbouring slices of each (slice-by-slice reconstructions jump
+    from slice to slice where the truth changes smoothly)."""
+    step = {name: v.clamp(0, 1).diff(dim=2).abs().mean().item() for name, v in (("z", image), ("truth", truth))}
+    return {"z_difference": round(step["z"], 6), "truth_z_difference": round(step["truth"], 6)}
 
 
 def _save_image(path: Path, image: torch.Tensor) -> None:

@@ -75,6 +75,7 @@ class TaskTable(_Table):
     dataset: str  # a name in [datasets]
     options: dict[str, Any] = {}  # operator overrides, checked by building the operator
     count: Annotated[int, Field(ge=1)] | None = None  # at most this many images (a dataset of one slice)
+    volume: Annotated[int, Field(ge=1)] | None = None  # CT: cells are volumes of this many consecutive images
     paper: dict[str, Annotated[list[float], Field(min_length=2, max_length=2)]] = {}  # method -> [PSNR, SSIM]
 
 
@@ -111,10 +112,20 @@ class Task:
     options: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)  # method -> (PSNR, SSIM)
     count: int | None = None  # at most this many images of the split, whatever the suite's count
+    volume: int | None = None  # a cell is a volume of this many consecutive images of the split (CT)
 
     def images(self, count: int) -> int:
         """How many images of its split the task runs when the suite runs ``count``."""
         return min(count, self.count or count)
+
+    def cells(self, count: int) -> int:
+        """How many cells (images, or volumes of ``volume`` images) the task runs per method and seed."""
+        return self.images(count) // (self.volume or 1)
+
+    def slices(self, index: int) -> range:
+        """The images of the split that cell ``index`` reconstructs."""
+        depth = self.volume or 1
+        return range(index * depth, (index + 1) * depth)
 
 
 @dataclass(frozen=True)
@@ -261,7 +272,15 @@ def _task(name: str, table: TaskTable, schema: SuiteFile) -> Task:
         raise SuiteProblem((*keys, "options"), f"task {name}: {error}") from None
     paper = {method: (psnr, ssim) for method, (psnr, ssim) in table.paper.items()}
     domain = get_preset(table.op).domain
-    return Task(name, table.op, schema.datasets[table.dataset], domain, dict(table.options), paper, table.count)
+    if table.volume is not None and domain != "ct":
+        raise SuiteProblem((*keys, "volume"), f"task {name}: volumes are CT scans; {table.op} is a {domain} task")
+    if table.volume is not None and (table.count or schema.suite.count) < table.volume:
+        raise SuiteProblem(
+            (*keys, "volume"),
+            f"task {name}: a volume of {table.volume} images needs a count of at least {table.volume}",
+        )
+    options, dataset = dict(table.options), schema.datasets[table.dataset]
+    return Task(name, table.op, dataset, domain, options, paper, table.count, table.volume)
 
 
 def _method(name: str, table: MethodTable, tasks: dict[str, Task]) -> Method:

@@ -29,10 +29,11 @@ from annotated_types import Ge
 from invsolve.catalog import CLASSICAL_SOLVERS
 from invsolve.errors import GenericSettingsNotice, InvsolveError
 from invsolve.metrics import psnr, ssim
+from invsolve.operators import SliceStack, preset_differences
 from invsolve.operators import base as physics
 from invsolve.operators import baseline as operator_baseline
-from invsolve.operators import preset_differences
 from invsolve.operators.base import Physics
+from invsolve.operators.volume import per_slice
 from invsolve.priors.base import Prior
 from invsolve.selection import Reconstructor, cross_validate
 from invsolve.solvers.loop import Callback
@@ -232,16 +233,17 @@ def run_case(
         if verdict["chosen"] == fallback.name:
             solver, prior, samples, chosen = fallback, None, 1, classical
     info: dict[str, Any] = {}
-    image = solver(
-        operator,
-        measurement.expand(samples, *measurement.shape[1:]),
-        prior,
-        generator=torch.Generator(device).manual_seed(seed),
-        info=info,
-        progress=progress,
-        callback=callback,
-        **chosen.values,
-    )
+
+    def solve(physics: Physics, data: torch.Tensor) -> torch.Tensor:
+        generator = torch.Generator(device).manual_seed(seed)
+        run = {"info": info, "progress": progress, "callback": callback}
+        return solver(physics, data, prior, generator=generator, **run, **chosen.values)
+
+    data = measurement.expand(samples, *measurement.shape[1:])
+    if isinstance(operator, SliceStack) and not couples_slices(solver.name, chosen.values):
+        image = per_slice(lambda slices: solve(operator.slice_operator, slices), data)  # a separable problem
+    else:
+        image = solve(operator, data)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
@@ -275,6 +277,13 @@ def run_case(
         selection=selection,
         fallback=verdict,
     )
+
+
+def couples_slices(solver: str, settings: dict) -> bool:
+    """Whether ``solver`` with ``settings`` couples the slices of a volume: only a TV term does (TV
+    over the volume's three axes). Without one a volume is as many separate problems as slices, and
+    is solved as a batch of slices, each with its own step sizes, exactly as slice by slice."""
+    return solver == "admm-tv" or settings.get("tv_weight", 0) > 0
 
 
 @dataclass

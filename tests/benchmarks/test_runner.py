@@ -445,3 +445,55 @@ def test_a_method_checked_against_a_fallback_and_a_task_of_fewer_images(suite_fi
     suite_file.write_text(suite_file.read_text().replace('fallback = "admm-tv"', 'fallback = "dps"'))
     with pytest.raises(InvsolveError, match="fallback"):
         load_suite(suite_file)
+
+
+VOLUME_SUITE = """
+[suite]
+name = "volumes"
+image_size = 64
+count = 4
+validation_count = 2
+figure_images = 1
+
+[datasets]
+phantoms = "phantoms"
+
+[tasks.ct20-volume]
+op = "ct20"
+dataset = "phantoms"
+volume = 2
+
+[methods.admm-tv]
+solver = "admm-tv"
+settings = { iterations = 5 }
+
+[methods.dds]
+solver = "dds"
+prior = "PRIOR"
+settings = { steps = 2, tv_weight = 0.01 }
+"""
+
+
+def test_a_volume_task_runs_a_cell_per_volume_and_reports_its_slice_to_slice_difference(tmp_path, tiny_prior_file):
+    suite_file = tmp_path / "volumes.toml"
+    suite_file.write_text(VOLUME_SUITE.replace("PRIOR", str(tiny_prior_file)))
+    out = tmp_path / "run"
+    run_suite(load_suite(suite_file), out)
+    results = read_results(out)
+    assert sorted(results) == [f"ct20-volume/{m}/{i}/0" for m in ("admm-tv", "dds") for i in (0, 1)]
+    first = results["ct20-volume/dds/0/0"]
+    assert first["image"] == "phantom-2000000..phantom-2000001" and first["truth_z_difference"] > 0
+    assert first["operator"]["depth"] == 2 and first["operator"]["image_shape"] == [1, 2, 64, 64]
+    written = report(out)
+    text = (out / "report.md").read_text()
+    assert "volumes of 2 slices" in text and "slice-to-slice difference (truth)" in text
+    assert any(path.name == "ct20-volume.png" for path in written["figures"])
+
+
+def test_a_volume_longer_than_the_run_is_refused_in_one_line(tmp_path):
+    suite_file = tmp_path / "volumes.toml"
+    suite_file.write_text(
+        VOLUME_SUITE.replace("volume = 2", "volume = 8").replace('prior = "PRIOR"', 'prior = "padis-ct"')
+    )
+    with pytest.raises(InvsolveError, match="a volume of 8 images needs a count of at least 8"):
+        load_suite(suite_file)

@@ -59,3 +59,21 @@ def test_admm_tv_on_a_volume_couples_its_slices():
     along_z = {name: run.diff(dim=2).abs().mean().item() for name, run in (("coupled", coupled), ("slices", by_slice))}
     assert along_z["coupled"] < 0.6 * along_z["slices"]  # measured 0.012 against 0.025
     assert ((coupled - x) ** 2).mean() < ((by_slice - x) ** 2).mean()
+
+
+def test_without_a_tv_term_a_volume_case_is_solved_slice_by_slice(prior):
+    """z coupling off: the volume's reconstruction is the 2D solver's on the batch of its slices."""
+    from invsolve.tasks import couples_slices, run_case
+
+    image_operator = make_operator("ct8", 64, noise=0.05)
+    volume_operator = SliceStack(image_operator, 3)
+    x = torch.rand(1, 1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    dds = get_solver("dds")
+    settings = {"steps": 4, "tv_weight": 0.0}
+    assert not couples_slices("dds", settings) and couples_slices("dds", {"tv_weight": 0.01})
+    outcome = run_case(volume_operator, dds, prior, truth=x, seed=5, settings=settings)
+    slices = outcome.measurement[0].movedim(1, 0)  # (D, C, views, bins)
+    by_slice = dds(image_operator, slices, prior, generator=torch.Generator().manual_seed(5), **outcome.settings)
+    assert torch.equal(outcome.image[0].movedim(1, 0), by_slice)
+    coupled = run_case(volume_operator, dds, prior, truth=x, seed=5, settings=settings | {"tv_weight": 0.01})
+    assert not torch.equal(coupled.image, outcome.image)
