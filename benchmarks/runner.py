@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -26,9 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm.auto import tqdm
 
 from invsolve.benchmarks.suite import Method, Suite, check_resources
-from invsolve.data import get_source, source_location
+from invsolve.data import get_source, headct, source_location, trained_near
 from invsolve.devices import resolve_device
-from invsolve.errors import InvsolveError
+from invsolve.errors import InvsolveError, LeakageNotice
 from invsolve.io import atomic_write, check_distinct, exclusive_lock
 from invsolve.operators import SliceStack, get_preset, make_operator
 from invsolve.priors import load
@@ -174,7 +175,7 @@ class Workspace:
 
     def __init__(self, suite: Suite, split: str, count: int, device: torch.device):
         self.suite, self.split, self.device = suite, split, device
-        self._operators, self._priors = {}, {}
+        self._operators, self._priors, self._warned = {}, {}, set()
         self._sources = {
             task.name: get_source(task.dataset, split, suite.image_size, get_preset(task.op).channels)
             for task in suite.tasks.values()
@@ -209,7 +210,18 @@ class Workspace:
         spec = method.prior_for(task)
         if spec is not None and spec not in self._priors:
             self._priors[spec] = load(spec, self.device)
-        return self._priors.get(spec)
+        prior = self._priors.get(spec)
+        if prior is not None and (task.name, spec) not in self._warned:
+            self._warned.add((task.name, spec))
+            seen = trained_near(getattr(prior, "config", {}).get("data", {}), self.source(task))
+            if seen:
+                warnings.warn(
+                    f"task {task.name}: prior {spec} trained on or within {headct.GAP} slices of {len(seen)} of the "
+                    f"{len(self.source(task))} {self.split} slices ({seen[0]}-{seen[-1]}): its scores are not held out",
+                    LeakageNotice,
+                    stacklevel=2,
+                )
+        return prior
 
 
 def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:

@@ -18,6 +18,11 @@ class InputNotice(Notice):
     not CT given to a CT operator."""
 
 
+class LeakageNotice(Notice):
+    """A prior is scored on images it was trained on, or on near copies of them (CT slices a few
+    millimetres from a training slice): its scores say little about data it has not seen."""
+
+
 class GenericSettingsNotice(Notice):
     """An operator named after a preset differs from it (other views, noise...), so a solver uses its
     generic settings rather than those tuned for the preset. The CLI prints it as one line."""

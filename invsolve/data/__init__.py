@@ -266,6 +266,17 @@ def source_location(name: str) -> str | None:
     return None if name in BUILTIN_SOURCES else name
 
 
+def trained_near(prior_data: dict, source: ImageSource) -> list[int]:
+    """The volume slices of ``source`` (a head-CT source) that a prior trained on, or that lie within
+    ``headct.GAP`` slices of one it trained on, from the prior's recorded data (``prior.config["data"]``:
+    its volume file and training slices); empty for other sources or other files."""
+    volume, slices = getattr(source, "volume", None), getattr(source, "slices", None)
+    trained = prior_data.get("slices")
+    if volume is None or slices is None or not trained or prior_data.get("file") != str(volume.path):
+        return []
+    return [s for s in slices if any(abs(s - t) <= headct.GAP for t in trained)]
+
+
 def leakage(held_out: ImageSource, train: ImageSource) -> list[tuple[str, str, float]]:
     """For each held-out image, its most similar training image and their PSNR in dB.
 

@@ -6,15 +6,19 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
+import torch
 
+from invsolve.benchmarks import runner
 from invsolve.benchmarks.report import report
 from invsolve.benchmarks.runner import read_results, run_suite
 from invsolve.benchmarks.suite import load_suite
 from invsolve.benchmarks.tuning import tune
 from invsolve.cli import main as cli
-from invsolve.errors import InvsolveError
+from invsolve.data import get_source, headct, trained_near
+from invsolve.errors import InvsolveError, LeakageNotice
 from invsolve.operators import PRESETS, make_operator
 from invsolve.priors import load
 from invsolve.solvers import SOLVERS, get_solver
@@ -497,3 +501,30 @@ def test_a_volume_longer_than_the_run_is_refused_in_one_line(tmp_path):
     )
     with pytest.raises(InvsolveError, match="a volume of 8 images needs a count of at least 8"):
         load_suite(suite_file)
+
+
+@pytest.mark.skipif(not headct.DEFAULT_PATH.is_file(), reason=headct.missing_message(headct.DEFAULT_PATH))
+def test_a_prior_scored_on_slices_it_trained_on_gets_a_leakage_notice(tmp_path, monkeypatch, tiny_prior_file):
+    test_slab = get_source("headct-slabs", "test", 64)
+    data = {"file": str(test_slab.volume.path), "slices": [30, 57, 80]}
+    assert trained_near(data, test_slab) == [57, 58, 59, 60]  # slice 57 and the 3 after it
+    assert trained_near(data | {"file": "/elsewhere/Cranium.inv3"}, test_slab) == []
+    assert trained_near(data, get_source("phantoms", "test", 64)) == []
+
+    prior = load(tiny_prior_file)
+    prior.config["data"] = data
+    monkeypatch.setattr(runner, "load", lambda spec, device: prior)
+    suite_file = tmp_path / "slab.toml"
+    suite_file.write_text(
+        VOLUME_SUITE.replace('phantoms = "phantoms"', 'phantoms = "headct-slabs"')
+        .replace("count = 4", "count = 16")
+        .replace("volume = 2", "volume = 16")
+    )
+    suite = load_suite(suite_file)
+    space = runner.Workspace(suite, "test", 16, torch.device("cpu"))
+    task, method = suite.tasks["ct20-volume"], suite.methods["dds"]
+    with pytest.warns(LeakageNotice, match=r"trained on or within 3 slices of 4 of the 16 test slices \(57-60\)"):
+        space.prior(method, task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        space.prior(method, task)  # once per task and prior
