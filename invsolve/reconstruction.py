@@ -163,6 +163,7 @@ def reconstruct(
     image: str | os.PathLike | torch.Tensor | None = None,
     measurement: str | os.PathLike | torch.Tensor | None = None,
     volume: str | os.PathLike | Volume | None = None,
+    slices: tuple[int, int] | None = None,
     image_size: int | None = None,
     noise: float | None = None,
     photons: float | None = None,
@@ -187,7 +188,8 @@ def reconstruct(
     ground truth, so no PSNR). ``volume``: a CT volume as the ground truth instead (a DICOM folder, a
     NIfTI, .npy or .inv3 file, or a ``Volume``; ``invsolve.volumes``), measured slice by slice
     (``SliceStack``) and reconstructed as one problem; its PSNR is over all voxels, its SSIM the mean
-    over slices. ``image_size``: default the prior's, else 128 (a volume's slices are resized to it).
+    over slices; ``slices=(start, stop)`` keeps that slab of it. ``image_size``: default the prior's,
+    else 128 (a volume's slices are resized to it).
     ``noise``: the standard deviation of Gaussian measurement noise; ``photons``: photon-count noise
     instead (CT: photons per detector bin, ``invsolve.operators.ct.ATTENUATION``). Without either,
     simulated measurements get the preset's noise, and a given ``measurement`` the level estimated
@@ -221,6 +223,8 @@ def reconstruct(
         )
     if volume is not None and not isinstance(volume, str | os.PathLike | Volume):
         raise InvsolveError(f"reconstruct: volume must be a path or a Volume, got {type(volume).__name__}")
+    if slices is not None and volume is None:
+        raise InvsolveError("reconstruct: slices chooses a slab of a volume; give volume too")
     preset = get_preset(op)
     if solver is None:
         solver = preferred_solver(op, with_prior=prior is not None)
@@ -252,7 +256,7 @@ def reconstruct(
         if preset.domain != "ct":
             raise InvsolveError(f"volumes are CT scans; {op} is a {preset.domain} task (use a CT preset)")
         read = volume if isinstance(volume, Volume) else read_volume(volume, window=window)
-        volume = read.resized(image_size)
+        volume = (read.slab(*slices) if slices is not None else read).resized(image_size)
         slices = make_operator(op, image_size, device=device, noise=noise, photons=photons)
         operator = SliceStack(slices, len(volume))
         truth, y = volume.slices[None, None].to(device), None

@@ -46,6 +46,14 @@ class Volume:
     def __len__(self) -> int:
         return self.slices.shape[0]
 
+    def slab(self, start: int, stop: int) -> "Volume":
+        """Slices ``start`` to ``stop`` - 1 only (a slab of consecutive slices)."""
+        if not 0 <= start < stop <= len(self):
+            raise InvsolveError(
+                f"slices {start}:{stop} are not a slab of this volume's {len(self)} slices (0:{len(self)})"
+            )
+        return replace(self, slices=self.slices[start:stop])
+
     def resized(self, image_size: int) -> "Volume":
         """Every slice cut to its centre square and resized to ``image_size``; the in-plane spacing
         follows."""

@@ -167,3 +167,17 @@ def test_reconstruct_volume_refuses_bad_input_in_one_line(tmp_path, capsys):
         assert cli(args) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_slab_of_the_volume_is_reconstructed_alone(tmp_path, capsys):
+    from invsolve.cli import main as cli
+
+    series = _series(tmp_path / "series", _hu_volume(slices=5, size=16))
+    args = ["reconstruct", "--op", "ct20", "--volume", str(series), "--solver", "admm-tv", "--image-size", "16"]
+    assert cli([*args, "--slices", "1:4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["depth"] == 3
+    with pytest.raises(SystemExit) as stopped:  # refused as the value is parsed
+        cli([*args, "--slices", "4:2"])
+    assert stopped.value.code == 2 and "START:STOP with 0 <= START < STOP" in capsys.readouterr().err
+    assert cli([*args, "--slices", "2:9"]) == 2  # refused when the volume is read
+    assert "not a slab of this volume's 5 slices" in capsys.readouterr().err

@@ -10,17 +10,10 @@ The default slab, slices 76-107 (32 slices, the top of the head), lies in the tr
 """
 
 import argparse
-import dataclasses
 import time
 
 from invsolve.catalog import DEFAULT_FALLBACK
-
-
-def slab(text: str) -> tuple[int, int]:
-    start, stop = (int(v) for v in text.split(":"))
-    if not 0 <= start < stop:
-        raise argparse.ArgumentTypeError(f"give START:STOP with 0 <= START < STOP, got {text}")
-    return start, stop
+from invsolve.cli.options import slab
 
 
 def main(argv=None) -> None:
@@ -40,17 +33,13 @@ def main(argv=None) -> None:
     from invsolve import reconstruct
     from invsolve.data import headct
     from invsolve.solvers.settings import settings_from
-    from invsolve.volumes import read_volume
 
     start = time.perf_counter()
-    whole = read_volume(headct.DEFAULT_PATH)
     first, stop = args.slices
-    if stop > len(whole):
-        raise SystemExit(f"the volume has {len(whole)} slices; --slices {first}:{stop} reaches beyond it")
-    volume = dataclasses.replace(whole, slices=whole.slices[first:stop])
     result = reconstruct(
         args.op,
-        volume=volume,
+        volume=headct.DEFAULT_PATH,
+        slices=args.slices,
         prior=args.prior,
         image_size=args.image_size,
         fallback=None if args.fallback == "none" else args.fallback,

@@ -53,6 +53,15 @@ def count(text: str) -> int:
     return value
 
 
+def slab(text: str) -> tuple[int, int]:
+    """START:STOP, consecutive slices START to STOP - 1 of a volume."""
+    start, sep, stop = text.partition(":")
+    first, last = _number(int, start, "START:STOP"), _number(int, stop, "START:STOP") if sep else -1
+    if not 0 <= first < last:
+        raise argparse.ArgumentTypeError(f"must be START:STOP with 0 <= START < STOP, got {text!r}")
+    return first, last
+
+
 def positive(text: str) -> float:
     value = _number(float, text, "a number")
     if not value > 0:

@@ -28,6 +28,7 @@ from invsolve.cli.options import (
     positive,
     positive_int,
     seed,
+    slab,
     window,
 )
 from invsolve.solvers.settings import GENERIC
@@ -107,6 +108,12 @@ def add_parser(commands) -> None:
         help="a CT volume to simulate measurements of, slice by slice, and reconstruct as one volume: a "
         "DICOM series folder, .nii/.nii.gz (pip install 'invsolve[volume]'), .npy (slices, H, W) or .inv3; "
         "writes OP-PRIOR.nii.gz and an axial/coronal/sagittal figure",
+    )
+    rec.add_argument(
+        "--slices",
+        type=slab,
+        metavar="START:STOP",
+        help="with --volume: reconstruct slices START to STOP-1 only (a slab of the volume)",
     )
     rec.add_argument(
         "--image-size",
@@ -259,6 +266,7 @@ def run(args, argv) -> int:
         image=args.input,
         measurement=args.measurement,
         volume=args.volume,
+        slices=args.slices,
         image_size=args.image_size,
         noise=args.noise,
         photons=args.photons,

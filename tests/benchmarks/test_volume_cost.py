@@ -6,6 +6,7 @@ import pytest
 
 from invsolve.benchmarks.studies import volume_cost
 from invsolve.data import headct
+from invsolve.errors import InvsolveError
 
 pytestmark = pytest.mark.skipif(not headct.DEFAULT_PATH.is_file(), reason=headct.missing_message(headct.DEFAULT_PATH))
 
@@ -18,5 +19,5 @@ def test_the_study_prints_seconds_per_slice_and_peak_memory(capsys):
 
 
 def test_a_slab_beyond_the_volume_is_refused():
-    with pytest.raises(SystemExit, match="the volume has 108 slices"):
+    with pytest.raises(InvsolveError, match=r"slices 100:120 are not a slab of this volume's 108 slices"):
         volume_cost.main(["--slices", "100:120", "--image-size", "64"])
