@@ -54,8 +54,9 @@ def save_volume_views(
 ):
     """Save each (title, (C, D, H, W) volume in [0, 1]) as a row of three views through its centre:
     axial (the middle slice), coronal (the middle row, superior up) and sagittal (the middle column,
-    anterior left), drawn at the voxels' true proportions (``spacing_mm``: between slices, rows,
-    columns); the first channel only."""
+    anterior left), drawn at the voxels' proportions (``spacing_mm``: between slices, rows,
+    columns); the first channel only. A slab thinner than a third of its width is stretched along z
+    by a whole factor, said in the view's title, so its slice-to-slice changes stay visible."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,10 +68,12 @@ def save_volume_views(
     for row, (label, volume) in zip(axes, panels, strict=True):
         v = volume.detach().float().clamp(0, 1).cpu().numpy()[0]
         depth, height_px, width_px = v.shape
+        stretch = max(1, round(width_px * columns / 3 / (depth * between)))
+        stretched = f" (z x{stretch})" if stretch > 1 else ""
         views = (
             (f"axial, slice {depth // 2}", v[depth // 2], rows / columns),
-            (f"coronal, row {height_px // 2}", v[::-1, height_px // 2, :], between / columns),
-            (f"sagittal, column {width_px // 2}", v[::-1, :, width_px // 2], between / rows),
+            (f"coronal, row {height_px // 2}{stretched}", v[::-1, height_px // 2, :], stretch * between / columns),
+            (f"sagittal, column {width_px // 2}{stretched}", v[::-1, :, width_px // 2], stretch * between / rows),
         )
         for ax, (name, plane, aspect) in zip(row, views, strict=True):
             ax.imshow(plane, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
