@@ -242,7 +242,7 @@ def reconstruct(
     if image_size < 8:
         raise InvsolveError(f"image_size must be at least 8, got {image_size}")
 
-    truth = None
+    truth, scanned = None, None
     noise_source = "given" if noise is not None or photons is not None else "preset"
     if measurement is not None:
         y, source_label = _measurement(measurement)
@@ -256,11 +256,11 @@ def reconstruct(
         if preset.domain != "ct":
             raise InvsolveError(f"volumes are CT scans; {op} is a {preset.domain} task (use a CT preset)")
         read = volume if isinstance(volume, Volume) else read_volume(volume, window=window)
-        volume = (read.slab(*slices) if slices is not None else read).resized(image_size)
-        slices = make_operator(op, image_size, device=device, noise=noise, photons=photons)
-        operator = SliceStack(slices, len(volume))
-        truth, y = volume.slices[None, None].to(device), None
-        source_label = volume.name
+        scanned = (read.slab(*slices) if slices is not None else read).resized(image_size)
+        slice_operator = make_operator(op, image_size, device=device, noise=noise, photons=photons)
+        operator = SliceStack(slice_operator, len(scanned))
+        truth, y = scanned.slices[None, None].to(device), None
+        source_label = scanned.name
     else:
         truth, source_label = _ground_truth(image, preset, image_size, window)
         operator = make_operator(op, image_size, channels=truth.shape[0], device=device, noise=noise, photons=photons)
@@ -296,9 +296,9 @@ def reconstruct(
         "precision": getattr(getattr(loaded, "network", None), "precision", None),
         "operator": operator.describe(),
     }
-    if volume is not None:
-        report |= {"depth": len(volume), "spacing_mm": list(volume.spacing_mm)}
-    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report, outcome.std, volume)
+    if scanned is not None:
+        report |= {"depth": len(scanned), "spacing_mm": list(scanned.spacing_mm)}
+    return Reconstruction(outcome.image, outcome.baseline, truth, outcome.measurement, report, outcome.std, scanned)
 
 
 def _ground_truth(

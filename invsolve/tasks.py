@@ -236,8 +236,9 @@ def run_case(
 
     def solve(physics: Physics, data: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator(device).manual_seed(seed)
-        run = {"info": info, "progress": progress, "callback": callback}
-        return solver(physics, data, prior, generator=generator, **run, **chosen.values)
+        return solver(
+            physics, data, prior, generator=generator, info=info, progress=progress, callback=callback, **chosen.values
+        )
 
     data = measurement.expand(samples, *measurement.shape[1:])
     if isinstance(operator, SliceStack) and not couples_slices(solver.name, chosen.values):
