@@ -262,28 +262,25 @@ def run_cell(cell: Cell, space: Workspace, out: Path, rank: int) -> dict:
         "rank": rank,
         "versions": dict(versions()),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        **(_z_consistency(outcome.image, truth) | {"spacing_mm": _spacing(source)} if task.volume else {}),
+        **(_volume_record(outcome.image, truth, source) if task.volume else {}),
     }
 
 
-def _spacing(source) -> list[float] | None:
-    """The voxel spacing (between slices, rows, columns) in mm of a source read from a CT volume at
-    its image size, for figures drawn to proportion; None for other sources."""
-    volume = getattr(source, "volume", None)
-    if volume is None:
-        return None
-    between, rows, columns = volume.spacing_mm
-    height, width = volume.hu.shape[1:]
-    side = min(height, width)  # slices are cut to their centre square, then resized
-    return [between, rows * side / source.image_size, columns * side / source.image_size]
+def _volume_record(image: torch.Tensor, truth: torch.Tensor, source) -> dict:
+    """What a volume cell adds: how alike neighbouring slices of the reconstruction are against the
+    truth's (the mean absolute difference between neighbouring slices: slice-by-slice
+    reconstructions jump from slice to slice where the truth changes smoothly), and the voxel
+    spacing of a source read from a CT volume, for figures drawn to proportion."""
 
+    def slice_to_slice(volume: torch.Tensor) -> float:
+        return round(volume.clamp(0, 1).diff(dim=2).abs().mean().item(), 6)
 
-def _z_consistency(image: torch.Tensor, truth: torch.Tensor) -> dict:
-    """How alike neighbouring slices of a reconstructed volume are, against the truth's: the mean
-    absolute difference between neighbouring slices of each (slice-by-slice reconstructions jump
-    from slice to slice where the truth changes smoothly)."""
-    step = {name: v.clamp(0, 1).diff(dim=2).abs().mean().item() for name, v in (("z", image), ("truth", truth))}
-    return {"z_difference": round(step["z"], 6), "truth_z_difference": round(step["truth"], 6)}
+    spacing = getattr(source, "spacing_mm", None)
+    return {
+        "z_difference": slice_to_slice(image),
+        "truth_z_difference": slice_to_slice(truth),
+        "spacing_mm": list(spacing) if spacing else None,
+    }
 
 
 def _save_image(path: Path, image: torch.Tensor) -> None:

@@ -1,4 +1,5 @@
-"""Side-by-side figures of images (ground truth | baseline | reconstruction ...), as PNG."""
+"""Side-by-side figures of images (ground truth | baseline | reconstruction ...), and of volumes in three
+views, as PNG."""
 
 import os
 
@@ -17,11 +18,7 @@ def save_comparison(
     panel_inches: float = 3.0,
 ):
     """Save ``panels`` (title, (C, H, W) image in [0, 1]) on a grid with ``rows`` rows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     cols = -(-len(panels) // rows)
     title_inches = 0.25 * max(str(label).count("\n") + 1 for label, _ in panels)  # room for panel titles
     height = (panel_inches + title_inches) * rows + (0.4 if title else 0)
@@ -35,13 +32,7 @@ def save_comparison(
         else:
             ax.imshow(np.moveaxis(array, 0, -1), interpolation="nearest")
         ax.set_title(label, fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    try:
-        return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    finally:
-        plt.close(fig)
+    return _write(fig, path, title)
 
 
 def save_volume_views(
@@ -57,11 +48,7 @@ def save_volume_views(
     anterior left), drawn at the voxels' proportions (``spacing_mm``: between slices, rows,
     columns); the first channel only. A slab thinner than a third of its width is stretched along z
     by a whole factor, said in the view's title, so its slice-to-slice changes stay visible."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     between, rows, columns = spacing_mm
     height = (panel_inches + 0.5) * len(panels) + (0.4 if title else 0)
     fig, axes = plt.subplots(len(panels), 3, squeeze=False, figsize=(panel_inches * 3, height))
@@ -79,6 +66,23 @@ def save_volume_views(
             ax.imshow(plane, cmap="gray", vmin=0, vmax=1, aspect=aspect, interpolation="nearest")
             ax.set_title(f"{label}\n{name}" if name.startswith("axial") else name, fontsize=8)
             ax.axis("off")
+    return _write(fig, path, title)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (figures are files; no display is needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _write(fig, path: str | os.PathLike, title: str | None):
+    """Give ``fig`` its title, lay it out, write it as PNG at ``path`` and close it."""
+    import matplotlib.pyplot as plt
+
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -234,10 +234,10 @@ def run_case(
             solver, prior, samples, chosen = fallback, None, 1, classical
     info: dict[str, Any] = {}
 
-    def solve(physics: Physics, data: torch.Tensor) -> torch.Tensor:
+    def solve(forward: Physics, data: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator(device).manual_seed(seed)
         return solver(
-            physics, data, prior, generator=generator, info=info, progress=progress, callback=callback, **chosen.values
+            forward, data, prior, generator=generator, info=info, progress=progress, callback=callback, **chosen.values
         )
 
     data = measurement.expand(samples, *measurement.shape[1:])

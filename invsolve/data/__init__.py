@@ -142,6 +142,14 @@ class HeadCT(ImageSource):
         image = torch.from_numpy(window_to_unit(self.volume.hu[slice_index], self.window))[None]
         return convert_channels(square_resize(image, self.image_size), self.channels)
 
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """The voxel spacing (between slices, rows, columns) of this source's images: the volume's,
+        in-plane scaled as slices are cut to their centre square and resized to ``image_size``."""
+        between, rows, columns = self.volume.spacing_mm
+        scale = min(self.volume.hu.shape[1:]) / self.image_size
+        return between, rows * scale, columns * scale
+
     def label(self, index: int) -> str:
         return f"slice-{self.slices[self._check_index(index)]:03d}"
 
