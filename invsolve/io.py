@@ -312,10 +312,7 @@ def to_unit_range(array: np.ndarray, source, window: tuple[float, float] | None 
     if not np.isfinite(array).all():
         raise InvsolveError(f"{source} contains NaN or Inf values; clean the image first")
     if window is not None:
-        lo, hi = window
-        if not hi > lo:
-            raise InvsolveError(f"window must be LOW,HIGH with LOW < HIGH, got {lo},{hi}")
-        return torch.from_numpy(window_to_unit(array, (lo, hi)))
+        return torch.from_numpy(window_to_unit(array, window))
     if np.issubdtype(array.dtype, np.integer):
         if array.min() < 0:
             raise InvsolveError(

@@ -13,6 +13,7 @@ along the slice normal, equally spaced (a gap of a whole spacing or more is name
 slices), all of one size.
 """
 
+import gzip
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,15 +74,15 @@ def read_volume(
     path = Path(path)
     if path.is_dir():
         hu, spacing, name = _read_dicom_series(path)
-        volume = _windowed(hu, spacing, window or CT_WINDOW_HU, name)
+        volume = _windowed(hu, spacing, window, name)
     elif not path.is_file():
         raise InvsolveError(f"no volume at {path}: give a DICOM folder or a {', '.join(VOLUME_SUFFIXES)} file")
     elif path.name.lower().endswith(NIFTI_SUFFIXES):
         hu, spacing = _read_nifti(path)
-        volume = _windowed(hu, spacing, window or CT_WINDOW_HU, path.name)
+        volume = _windowed(hu, spacing, window, path.name)
     elif path.suffix.lower() == ".inv3":
         ct = headct.read_volume(path)
-        volume = _windowed(ct.hu, ct.spacing_mm, window or CT_WINDOW_HU, ct.name)
+        volume = _windowed(ct.hu, ct.spacing_mm, window, ct.name)
     elif path.suffix.lower() == ".npy":
         volume = _read_npy_stack(path, window)
     else:
@@ -110,22 +111,19 @@ def write_volume(path: str | os.PathLike, slices: torch.Tensor, like: Volume) ->
     ras = np.ascontiguousarray(values.transpose(2, 1, 0)[::-1, ::-1, :], dtype=np.float32)
     image = nibabel.Nifti1Image(ras, np.diag([columns, rows, between, 1.0]))
     image.header.set_xyzt_units("mm")
-    suffix = ".nii.gz" if path.name.lower().endswith(".gz") else ".nii"
-    return atomic_write(path, lambda f: f.write(image.to_bytes() if suffix == ".nii" else _gzipped(image.to_bytes())))
+    data = image.to_bytes()
+    if path.name.lower().endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    return atomic_write(path, lambda f: f.write(data))
 
 
-def _gzipped(data: bytes) -> bytes:
-    import gzip
-
-    return gzip.compress(data, mtime=0)
-
-
-def _windowed(hu: np.ndarray, spacing: tuple[float, float, float], window: tuple[float, float], name: str) -> Volume:
-    low, high = window
-    if not high > low:
-        raise InvsolveError(f"window must be LOW,HIGH with LOW < HIGH, got {low},{high}")
+def _windowed(
+    hu: np.ndarray, spacing: tuple[float, float, float], window: tuple[float, float] | None, name: str
+) -> Volume:
+    """HU through ``window`` (default the CT window) as a Volume."""
+    window = window or CT_WINDOW_HU
     between, rows, columns = (float(s) for s in spacing)
-    return Volume(torch.from_numpy(window_to_unit(hu, (low, high))), (between, rows, columns), (low, high), name)
+    return Volume(torch.from_numpy(window_to_unit(hu, window)), (between, rows, columns), window, name)
 
 
 def _read_npy_stack(path: Path, window: tuple[float, float] | None) -> Volume:
