@@ -33,9 +33,12 @@ MAX_IMAGE_SIDE = 8192
 #: The two kinds of learned prior: PaDIS (patches with positions) and the whole-image baseline.
 PRIOR_KINDS = ("padis", "whole")
 #: Priors shipped inside the package, loadable by name: one of each kind per training set, the
-#: built-in data of each domain (``-ct`` phantoms, ``-photo`` photographs) and the real head CT.
+#: built-in data of each domain (``-ct`` phantoms, ``-photo`` photographs) and the real head CT, all
+#: at 128 px; and the head CT's patch prior at the scan's own 256 px, trained on ``headct-slabs``
+#: (which holds out two slabs for volume reconstruction).
 TRAINING_SETS = (*DOMAINS, "headct")
-BUNDLED_PRIORS = tuple(f"{kind}-{data}" for data in TRAINING_SETS for kind in PRIOR_KINDS)
+NATIVE_RESOLUTION_PRIORS = ("padis-headct-256",)
+BUNDLED_PRIORS = (*(f"{kind}-{data}" for data in TRAINING_SETS for kind in PRIOR_KINDS), *NATIVE_RESOLUTION_PRIORS)
 
 
 def prior_label(prior: str | PathLike) -> str:
