@@ -12,7 +12,7 @@ import torch
 from invsolve.benchmarks.runner import read_recorded_suite, read_results
 from invsolve.benchmarks.suite import build_suite
 from invsolve.errors import InvsolveError
-from invsolve.figures import save_comparison, save_volume_views
+from invsolve.figures import save_comparison, save_slice_differences, save_volume_views
 from invsolve.io import atomic_write
 
 CELL_COLUMNS = (
@@ -181,7 +181,9 @@ def write_figures(suite, figures: dict[str, tuple[int, list]], out: Path, result
                 (r["spacing_mm"] for r in results.values() if r["task"] == name and r.get("spacing_mm")), None
             )
             save_volume_views(path, panels, tuple(spacing or (1.0, 1.0, 1.0)), title=title)
-            written.append(path)
+            z_path = out / "figures" / f"{name}-z.png"
+            save_slice_differences(z_path, panels[: len(panels) // rows], title=f"{title}: slice to slice")
+            written += [path, z_path]
             continue
         save_comparison(
             path,

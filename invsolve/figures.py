@@ -69,6 +69,30 @@ def save_volume_views(
     return _write(fig, path, title)
 
 
+def save_slice_differences(
+    path: str | os.PathLike,
+    panels: list[tuple[str, torch.Tensor]],
+    *,
+    title: str | None = None,
+):
+    """Save a plot of z-consistency: for each (title, (C, D, H, W) volume in [0, 1]), the mean absolute
+    difference between slice k and slice k + 1 against k, the first panel (the ground truth) dashed.
+    A reconstruction above the truth's line jumps between slices where the anatomy does not."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for index, (label, volume) in enumerate(panels):
+        v = volume.detach().float().clamp(0, 1).cpu()[0]
+        differences = v.diff(dim=0).abs().flatten(1).mean(1).numpy()
+        pairs = np.arange(len(differences)) + 0.5
+        style = dict(color="black", linestyle="--") if index == 0 else {}
+        ax.plot(pairs, differences, marker=".", label=str(label).replace("\n", ", "), **style)
+    ax.set_xlabel("between slices k and k + 1 (k + 0.5)")
+    ax.set_ylabel("mean |slice k+1 - slice k|")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _write(fig, path, title)
+
+
 def _pyplot():
     """matplotlib's pyplot on the Agg backend (figures are files; no display is needed)."""
     import matplotlib

@@ -77,3 +77,23 @@ def test_without_a_tv_term_a_volume_case_is_solved_slice_by_slice(prior):
     assert torch.equal(outcome.image[0].movedim(1, 0), by_slice)
     coupled = run_case(volume_operator, dds, prior, truth=x, seed=5, settings=settings | {"tv_weight": 0.01})
     assert not torch.equal(coupled.image, outcome.image)
+
+
+def test_the_check_on_a_deep_volume_runs_on_its_middle_slab(prior):
+    """The held-out check of a volume deeper than CHECK_SLICES sees only that many slices from its
+    middle: its verdict and held-out errors are those of the middle slab given as a volume."""
+    from invsolve.tasks import CHECK_SLICES, run_case
+
+    image_operator = make_operator("ct8", 64, noise=0.05)
+    depth = CHECK_SLICES + 3
+    x = torch.rand(1, 1, depth, 64, 64, generator=torch.Generator().manual_seed(0))
+    y = SliceStack(image_operator, depth).simulate(x, torch.Generator().manual_seed(1))
+    dds, admm = get_solver("dds"), get_solver("admm-tv")
+    settings = {"steps": 3}
+    deep = run_case(SliceStack(image_operator, depth), dds, prior, measurement=y, settings=settings, fallback=admm)
+    middle = y[:, :, 1 : 1 + CHECK_SLICES]
+    slab = run_case(
+        SliceStack(image_operator, CHECK_SLICES), dds, prior, measurement=middle, settings=settings, fallback=admm
+    )
+    assert deep.fallback == slab.fallback
+    assert deep.image.shape[2] == depth
