@@ -38,7 +38,7 @@ from invsolve.priors.base import Prior
 from invsolve.selection import Reconstructor, cross_validate
 from invsolve.solvers.loop import Callback
 from invsolve.solvers.registry import Solver
-from invsolve.solvers.settings import TUNED_FILE, TunedRow, TunedTable, check_settings, read_tuned
+from invsolve.solvers.settings import TUNED_FILE, VOLUME_SETTINGS, TunedRow, TunedTable, check_settings, read_tuned
 from invsolve.validation import check_image, check_value
 
 #: The diffusion solver's steps in that check (a fraction of a full run's cost), and how much of the
@@ -89,13 +89,16 @@ def choose_settings(
     """The settings ``solver`` runs with on ``operator`` with ``prior``: generic values, then the
     tuned row for the operator's preset and the prior's kind, then ``given``.
 
-    A volume operator (``SliceStack``) gets the rows of its slice operator's preset. A row applies
+    A volume operator (``SliceStack``) gets the rows of its slice operator's preset, and over them
+    the solver's ``VOLUME_SETTINGS`` (DDS couples the slices by TV) where it has more than one slice. A row applies
     only to an operator that is its preset (at any image size): one that differs,
     say ``make_operator("ct8", views=30)``, gets the generic values and a ``GenericSettingsNotice``
     (unless ``given`` replaces every value the row would set), never another task's values.
     """
     given = check_settings(solver.name, given or {})
     kind = getattr(prior, "kind", None) if solver.needs_prior else None
+    deep = isinstance(operator, SliceStack) and operator.depth > 1  # one slice has no neighbour to couple
+    for_volume = VOLUME_SETTINGS.get(solver.name, {}) if deep else {}
     operator = getattr(operator, "slice_operator", operator)  # a volume's slices are the preset's task
     row = tuned_table(tuned).row(solver.name, getattr(operator, "name", None), kind)
     if row is not None:
@@ -110,7 +113,7 @@ def choose_settings(
                     stacklevel=2,
                 )
             row = None
-    return ChosenSettings(solver.generic | (row.settings if row else {}) | given, row)
+    return ChosenSettings(solver.generic | (row.settings if row else {}) | for_volume | given, row)
 
 
 @dataclass(frozen=True)

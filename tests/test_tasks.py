@@ -19,7 +19,7 @@ from invsolve.metrics import ssim
 from invsolve.operators import PRESETS, SliceStack, make_operator, preset_differences
 from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import SOLVERS, get_solver, preferred_solver
-from invsolve.solvers.settings import GENERIC, TUNED_FILE, TunedRow, read_tuned
+from invsolve.solvers.settings import GENERIC, TUNED_FILE, VOLUME_SETTINGS, TunedRow, read_tuned
 from invsolve.tasks import choose_settings, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +108,16 @@ def test_a_volume_of_a_presets_slices_gets_the_presets_tuned_values(padis_ct):
         assert settings("dps", volume, padis_ct) == GENERIC["dps"] | tuned("dps", "ct8", "padis")
     with pytest.warns(GenericSettingsNotice, match="views 30 instead of 8"):
         assert settings("dps", SliceStack(make_operator("ct8", 64, views=30), 3), padis_ct) == GENERIC["dps"]
+
+
+def test_dds_couples_the_slices_of_a_deeper_volume_by_default_and_not_a_single_slice(padis_ct):
+    image_operator = make_operator("ct8", 64)
+    flat = settings("dds", image_operator, padis_ct)
+    assert flat["tv_weight"] == 0
+    assert settings("dds", SliceStack(image_operator, 3), padis_ct) == flat | VOLUME_SETTINGS["dds"]
+    assert VOLUME_SETTINGS["dds"]["tv_weight"] > 0
+    assert settings("dds", SliceStack(image_operator, 1), padis_ct) == flat  # as its image
+    assert settings("dds", SliceStack(image_operator, 3), padis_ct, tv_weight=0.0)["tv_weight"] == 0
 
 
 def test_a_volume_case_scores_all_its_voxels_and_the_mean_ssim_of_its_slices():

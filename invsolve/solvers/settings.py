@@ -68,6 +68,11 @@ GENERIC: dict[str, dict[str, Any]] = {
     },
 }
 
+#: What a solver takes on a volume (a ``SliceStack``) over its image values: DDS couples the slices
+#: by a TV term in its data step, as DiffusionMBIR and DDS do, at the weight best on the head CT's
+#: validation slab at 256 px (docs/solvers.md#volumes). Given settings still win (tv_weight 0
+#: reconstructs slice by slice).
+VOLUME_SETTINGS: dict[str, dict[str, Any]] = {"dds": {"tv_weight": 0.003}}
 
 #: What each setting may be, as types the schema library checks (strict: 2.5 is no count, "8" no
 #: number, NaN no number) wherever settings enter: the Python API, suite files, --set, --param and
