@@ -125,8 +125,9 @@ def write_tuned(suite: Suite, method: str, chosen: dict, log: Path, path: str | 
 
 
 def summarise(derived: Suite, method: str, grid: dict, out: Path, count: int) -> dict:
-    results = {key: r for key, r in read_results(out).items() if r["index"] < count}  # an earlier, larger run
-    pending = len(derived.tasks) * len(derived.methods) * count - len(results)
+    cells = {name: task.cells(count) for name, task in derived.tasks.items()}  # a volume task: one per volume
+    results = {key: r for key, r in read_results(out).items() if r["index"] < cells[r["task"]]}  # not a larger run's
+    pending = sum(cells.values()) * len(derived.methods) - len(results)
     if pending > 0:
         return {"pending": pending}
     table, chosen = [], {}

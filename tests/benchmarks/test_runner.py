@@ -494,6 +494,14 @@ def test_a_volume_task_runs_a_cell_per_volume_and_reports_its_slice_to_slice_dif
     assert {"ct20-volume.png", "ct20-volume-z.png"} <= {path.name for path in written["figures"]}
 
 
+def test_tuning_on_volumes_counts_a_cell_per_volume_and_writes_the_choice(tmp_path, tiny_prior_file):
+    suite_file = tmp_path / "volumes.toml"
+    suite_file.write_text(VOLUME_SUITE.replace("PRIOR", str(tiny_prior_file)))
+    summary = tune(load_suite(suite_file), "admm-tv", {"lam": [0.01, 0.1]}, tmp_path / "tune")
+    assert summary["chosen"]["ct20-volume"]["lam"] in (0.01, 0.1)
+    assert (tmp_path / "tune" / "tuning.txt").read_text().count("task ct20-volume") == 2
+
+
 def test_a_volume_longer_than_the_run_is_refused_in_one_line(tmp_path):
     suite_file = tmp_path / "volumes.toml"
     suite_file.write_text(
