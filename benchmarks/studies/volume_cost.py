@@ -3,7 +3,7 @@ with ``invsolve.reconstruct(op, volume=...)`` at its defaults, in a fresh proces
 time, the seconds per slice, the NFEs, the peak memory and the scores.
 
     python -m invsolve.benchmarks.studies.volume_cost [--op ct20] [--slices 76:108] [--image-size 256]
-        [--prior padis-headct] [--setting NAME=VALUE ...] [--fallback admm-tv|none]
+        [--prior padis-headct-256] [--setting NAME=VALUE ...] [--fallback admm-tv|none]
 
 The default slab, slices 76-107 (32 slices, the top of the head), lies in the training part of
 ``headct-slabs``: this measures cost, not quality.
@@ -25,7 +25,7 @@ def main(argv=None) -> None:
     parser.add_argument("--op", default="ct20")
     parser.add_argument("--slices", type=slab, default=(76, 108), metavar="START:STOP")
     parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--prior", default="padis-headct")
+    parser.add_argument("--prior", default="padis-headct-256")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--fallback", default=DEFAULT_FALLBACK)
     args = parser.parse_args(argv)

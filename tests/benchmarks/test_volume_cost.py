@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not headct.DEFAULT_PATH.is_file(), reason=headct
 def test_the_study_prints_seconds_per_slice_and_peak_memory(capsys):
     volume_cost.main(["--slices", "76:78", "--image-size", "64", "--setting", "steps=2", "--fallback", "none"])
     line = capsys.readouterr().out.strip()
-    assert line.startswith("ct20, 2 slices of 64 px (slices 76-77), dds + padis-headct")
+    assert line.startswith("ct20, 2 slices of 64 px (slices 76-77), dds + padis-headct-256")
     assert re.search(r"\(\d+\.\d\d s per slice\), 2 NFEs, peak memory \d+\.\d\d GiB", line)
 
 
