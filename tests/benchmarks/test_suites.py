@@ -27,6 +27,7 @@ def test_every_paper_table_and_study_has_a_suite_file():
         "noise-ct",
         "noise-photo",
         "robust-ct",
+        "volume-headct",
     }
 
 
@@ -56,9 +57,9 @@ def test_a_paper_suite_without_its_data_fails_naming_the_fix(tmp_path):
 
 def test_the_head_ct_suites_without_the_volume_name_the_apt_get_command(tmp_path, monkeypatch):
     monkeypatch.setattr(headct, "DEFAULT_PATH", tmp_path / "Cranium.inv3")
-    for name in ("mini-headct", "mini-headct-data-size"):
+    for name in ("mini-headct", "mini-headct-data-size", "volume-headct"):
         suite = load_suite(SUITES[[p.stem for p in SUITES].index(name)])
-        assert {t.dataset for t in suite.tasks.values()} == {"headct"}
+        assert {t.dataset for t in suite.tasks.values()} <= {"headct", "headct-slabs"}
         with pytest.raises(InvsolveError, match="apt-get install -y invesalius-examples"):
             run_suite(suite, tmp_path / name)
 
