@@ -101,9 +101,8 @@ def test_a_stopped_prepare_leaves_no_temporary_folder_and_the_earlier_output(tmp
     earlier = snapshot(dst)
     run = subprocess.Popen([*base, "--train", "150", "--test", "5", "--validation", "5"], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith(".building") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # well inside the work
+    while not list(tmp_path.glob(".*.building/*/*.png")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # stop it once the first image is written, 159 before the end of the work
     os.kill(run.pid, stop)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and b"interrupted" in err
