@@ -7,7 +7,8 @@ solve -> score, returned as an ``Outcome``.
 1. the solver's generic values (``invsolve.solvers.settings.GENERIC``);
 2. the row of the tuned table (``tuned.toml``, written by ``invsolve bench tune --write``) for the
    solver, the operator's preset and the prior's kind, where the operator *is* that preset;
-3. the settings the caller passes.
+3. on a volume of several slices, the solver's ``VOLUME_SETTINGS`` (DDS couples the slices);
+4. the settings the caller passes.
 
 The outcome names the tuned row it used (its validation log), so a result says where its settings
 came from.
