@@ -31,6 +31,7 @@ from invsolve.data import get_source, headct, source_location, trained_near
 from invsolve.devices import resolve_device
 from invsolve.errors import InvsolveError, LeakageNotice
 from invsolve.io import atomic_write, check_distinct, exclusive_lock
+from invsolve.metrics import slice_differences
 from invsolve.operators import SliceStack, get_preset, make_operator
 from invsolve.priors import load
 from invsolve.solvers import get_solver
@@ -273,7 +274,7 @@ def _volume_record(image: torch.Tensor, truth: torch.Tensor, source) -> dict:
     spacing of a source read from a CT volume, for figures drawn to proportion."""
 
     def slice_to_slice(volume: torch.Tensor) -> float:
-        return round(volume.clamp(0, 1).diff(dim=2).abs().mean().item(), 6)
+        return round(slice_differences(volume[0]).mean().item(), 6)
 
     spacing = getattr(source, "spacing_mm", None)
     return {

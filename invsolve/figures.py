@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from invsolve.io import atomic_write
+from invsolve.metrics import slice_differences
 
 
 def save_comparison(
@@ -81,8 +82,7 @@ def save_slice_differences(
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for index, (label, volume) in enumerate(panels):
-        v = volume.detach().float().clamp(0, 1).cpu()[0]
-        differences = v.diff(dim=0).abs().flatten(1).mean(1).numpy()
+        differences = slice_differences(volume.detach().cpu()).numpy()
         pairs = np.arange(len(differences)) + 0.5
         style = dict(color="black", linestyle="--") if index == 0 else {}
         ax.plot(pairs, differences, marker=".", label=str(label).replace("\n", ", "), **style)

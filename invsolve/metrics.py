@@ -67,6 +67,13 @@ def seam_score(x: torch.Tensor, reference: torch.Tensor, period: int) -> float |
     return _per_image(one, x, reference)
 
 
+def slice_differences(volume: torch.Tensor) -> torch.Tensor:
+    """z-consistency of a (C, D, H, W) volume in [0, 1] (clamped): the mean absolute difference
+    between slice k and slice k + 1, shape (D - 1,). Slice-by-slice reconstructions jump from slice
+    to slice where the truth changes smoothly."""
+    return volume.float().clamp(0, 1).diff(dim=1).abs().transpose(0, 1).flatten(1).mean(1)
+
+
 def _per_image(
     metric: Callable[[np.ndarray, np.ndarray], float], x: torch.Tensor, reference: torch.Tensor
 ) -> float | list[float]:

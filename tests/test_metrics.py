@@ -50,3 +50,11 @@ def test_seam_score_flags_a_patch_lattice_at_any_offset_and_not_plain_noise(gene
     assert max(scores[:3]) < 1.1 and scores[3] > 1.5
     with pytest.raises(ValueError, match="at least 2"):
         seam_score(noisy, truth, 1)
+
+
+def test_slice_differences_are_the_mean_absolute_change_between_neighbouring_slices():
+    from invsolve.metrics import slice_differences
+
+    levels = torch.tensor([0.0, 0.5, 0.5, 1.5])  # the last clamps to 1
+    volume = levels.view(1, 4, 1, 1).expand(2, 4, 3, 3)
+    assert torch.allclose(slice_differences(volume), torch.tensor([0.5, 0.0, 0.5]))
