@@ -20,7 +20,9 @@ class Prior(Denoiser):
     """Base class: subclasses implement ``denoise(x, sigma, generator)`` with ``sigma`` of shape (B, 1, 1, 1).
 
     Attributes every prior knows: ``kind`` (None but for the learned priors), ``channels``,
-    ``image_size`` (the size it was trained for; it may still accept other sizes), ``sigma_min`` and
+    ``image_size`` (the size it was trained for; it may still accept other sizes), ``slices`` (1;
+    a cross-slice prior's odd count of neighbouring slices, which it takes stacked as channels,
+    (B, C * slices, H, W), and of which it denoises the middle one), ``sigma_min`` and
     ``sigma_max`` (the noise range it is meant for), and ``config``, the config of the file it was
     loaded from (None for one built in code).
     Randomness inside the denoiser (PaDIS's patch shift) comes from the optional ``generator``.
@@ -29,6 +31,7 @@ class Prior(Denoiser):
     kind: str | None = None  # "padis" or "whole" for the learned priors (catalog.PRIOR_KINDS); tuned defaults key on it
     channels: int | None  # None: any (a wrapped denoiser that does not say)
     image_size: int | None  # None: not tied to one size
+    slices: int = 1
     sigma_min: float = SIGMA_MIN
     sigma_max: float = SIGMA_MAX
     config: dict | None = None  # a prior loaded from a file: the file's config (how it was made)
@@ -47,9 +50,11 @@ class Prior(Denoiser):
         raise NotImplementedError
 
     def check_image(self, x: torch.Tensor) -> None:
-        if x.ndim != 4 or x.shape[1] != self.channels:
+        channels = None if self.channels is None else self.channels * self.slices
+        if x.ndim != 4 or x.shape[1] != channels:
+            stacked = "" if self.slices == 1 else f" ({self.slices} neighbouring slices as channels)"
             raise InvsolveError(
-                f"{type(self).__name__} expects images of shape (B, {self.channels}, H, W), got {tuple(x.shape)}"
+                f"{type(self).__name__} expects images of shape (B, {channels}, H, W){stacked}, got {tuple(x.shape)}"
             )
 
     @staticmethod

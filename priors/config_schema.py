@@ -24,6 +24,7 @@ class NetworkConfig(BaseModel):
     resolution: Annotated[int, Field(ge=8)]
     preconditioning: Literal["edm"]
     sigma_data: Annotated[float, Field(gt=0)]
+    slices: Annotated[int, Field(ge=1)] = 1  # neighbouring slices read (cross-slice priors: odd, > 1)
 
 
 class PriorConfig(BaseModel):

@@ -26,6 +26,12 @@ NETWORK_SIZES: dict[str, dict[str, Any]] = {
 }
 
 
+def middle_slice(stack: torch.Tensor, slices: int) -> torch.Tensor:
+    """The middle slice's channels of (K, C * slices, ...) neighbouring slices stacked as channels."""
+    channels = stack.shape[1] // slices
+    return stack[:, slices // 2 * channels : (slices // 2 + 1) * channels]
+
+
 def edm_scalings(
     sigma: torch.Tensor, sigma_data: float = SIGMA_DATA
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -39,7 +45,9 @@ class EDMNetwork(torch.nn.Module):
 
     ``resolution`` is the patch (or image) side the U-Net is laid out for; the network is
     convolutional, so it accepts any side divisible by 2^(levels - 1). ``sigma_data`` is the EDM
-    preconditioning's data scale. ``precision`` ("fp32" or "bf16": the U-Net under bf16 autocast,
+    preconditioning's data scale. ``slices``: how many neighbouring slices it reads (1 for a 2D
+    prior; an odd count for a cross-slice one, which reads ``channels * slices`` image channels and
+    returns ``channels``). ``precision`` ("fp32" or "bf16": the U-Net under bf16 autocast,
     the preconditioning, skip and output in fp32) is a run-time choice, not part of the trained
     network, so ``config()`` leaves it out.
     """
@@ -52,17 +60,21 @@ class EDMNetwork(torch.nn.Module):
         resolution: int = 32,
         *,
         sigma_data: float = SIGMA_DATA,
+        slices: int = 1,
         precision: str = "fp32",
     ):
         super().__init__()
         self.size_multiple_of(size)
+        if slices < 1 or slices % 2 == 0:
+            raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {slices}")
         self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
+        self.slices = slices
         self.sigma_data, self.precision = sigma_data, precision
         self.unet = NCSNpp(
             model_type="ddpm",
             pretrained=None,
             img_resolution=resolution,
-            in_channels=channels + (2 if positional else 0),
+            in_channels=channels * slices + (2 if positional else 0),
             out_channels=channels,
             label_dim=0,
             augment_dim=0,
@@ -90,10 +102,12 @@ class EDMNetwork(torch.nn.Module):
             "resolution": self.resolution,
             "preconditioning": PRECONDITIONING,
             "sigma_data": self.sigma_data,
+            "slices": self.slices,
         }
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (K, C, P, P) noisy; sigma: (K, 1, 1, 1); positions: (K, 2, P, P) when ``positional``."""
+        """x: (K, C * slices, P, P) noisy; sigma: (K, 1, 1, 1); positions: (K, 2, P, P) when
+        ``positional``. Returns (K, C, P, P): the denoised (middle) slice."""
         if (positions is not None) != self.positional:
             raise ValueError("position channels must be given exactly when the network was built with them")
         c_skip, c_out, c_in, c_noise = edm_scalings(sigma.float(), self.sigma_data)
@@ -102,4 +116,4 @@ class EDMNetwork(torch.nn.Module):
         in_bf16 = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
         with in_bf16:
             residual = self.unet.forward_unet(net_input, c_noise.flatten())
-        return c_skip * x + c_out * residual.float()
+        return c_skip * middle_slice(x, self.slices) + c_out * residual.float()

@@ -12,6 +12,7 @@ it does not know.
 import torch
 
 from invsolve.devices import seeded_normal
+from invsolve.priors.network import middle_slice
 
 P_MEAN, P_STD = -1.2, 1.2  # EDM's log-normal training noise distribution
 
@@ -24,13 +25,16 @@ def edm_loss(
     *,
     sigma_data: float,
     autocast: bool,
+    slices: int = 1,
 ) -> torch.Tensor:
     """EDM's weighted denoising loss of ``network`` (an ``EDMNetwork``, or its DDP wrapper) on clean
-    patches, per sample then averaged; the noise is drawn from ``generator``."""
+    patches, per sample then averaged; the noise is drawn from ``generator``. With ``slices`` > 1 a
+    patch is a stack of neighbouring slices, all noised at the patch's sigma, and the target is its
+    middle slice."""
     count = clean.shape[0]
     sigma = (seeded_normal((count,), generator, clean) * P_STD + P_MEAN).exp().reshape(-1, 1, 1, 1)
     noise = seeded_normal(clean.shape, generator, clean) * sigma
     weight = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
         denoised = network(clean + noise, sigma, positions)
-    return (weight * (denoised.float() - clean) ** 2).mean()
+    return (weight * (denoised.float() - middle_slice(clean, slices)) ** 2).mean()

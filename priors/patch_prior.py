@@ -38,6 +38,8 @@ class PatchPrior(Prior):
     once, through checkpointing) so memory stays flat as images grow. Without it, calls take as
     many patches as ``PIXELS_PER_CALL`` allows on the data's device, and autograd keeps them all. Ablations:
     ``random_shift=False`` keeps one fixed grid (the seams of naive patch assembly);
+    A cross-slice network (``network.slices`` > 1) makes a cross-slice prior: its input stacks
+    neighbouring slices as channels, its patches span them, and it returns the middle slice.
     ``positional_encoding=False`` feeds zeros in the position channels of a network trained with them.
     """
 
@@ -73,7 +75,7 @@ class PatchPrior(Prior):
         if max_batch is not None and max_batch < 1:
             raise InvsolveError(f"max_batch must be at least 1, got {max_batch}")
         self.network, self.patch_size, self.pad = network, patch_size, pad
-        self.channels, self.image_size = network.channels, image_size
+        self.channels, self.slices, self.image_size = network.channels, network.slices, image_size
         self.random_shift, self.positional_encoding, self.max_batch = random_shift, positional_encoding, max_batch
         self.shifts, self.shifts_below = shifts, shifts_below
         self.sigma_min, self.sigma_max, self.config = sigma_min, sigma_max, config
@@ -101,7 +103,7 @@ class PatchPrior(Prior):
         shift = grid.random_shift(generator) if self.random_shift else (0, 0)
         canvas_shape = (x.shape[0], x.shape[1], grid.canvas_size, grid.canvas_size)
         canvas = grid.pad_image(x, border=sigma * seeded_normal(canvas_shape, generator, x))
-        denoised = x.new_empty(x.shape[0], x.shape[1], grid.span, grid.span)  # only the grid's window
+        denoised = x.new_empty(x.shape[0], self.channels, grid.span, grid.span)  # only the grid's window
         self._denoise_tiles(grid.tiles(grid.window(canvas, shift)), grid.tiles(denoised), sigma, grid, shift)
         return grid.crop(denoised, shift)
 
@@ -137,12 +139,16 @@ class PatchPrior(Prior):
     def describe(self) -> str:
         grid = self.grid(self.image_size)
         return (
-            f"PatchPrior (PaDIS): {self.channels} channel(s), {self.patch_size}px patches, pad {grid.pad}, "
+            f"PatchPrior (PaDIS): {self.channels} channel(s), {self._across_slices()}"
+            f"{self.patch_size}px patches, pad {grid.pad}, "
             f"{grid.count} patches per {self.image_size}px image, "
             f"{'random' if self.random_shift else 'fixed'} grid"
             f"{self._shift_averaging()}, "
             f"position channels {'on' if self.positional_encoding else 'off'}"
         )
+
+    def _across_slices(self) -> str:
+        return "" if self.slices == 1 else f"patches across {self.slices} neighbouring slices, "
 
     def _shift_averaging(self) -> str:
         if self.shifts == 1:

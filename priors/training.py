@@ -17,6 +17,7 @@ import contextlib
 import copy
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -74,6 +75,8 @@ def check_config(config: TrainingConfig) -> TrainingConfig:
         raise InvsolveError(f"pad must be in 0..{config.image_size - 1}, got {config.pad}")
     if config.batch < 1 or config.lr <= 0 or config.ema_halflife < 0:
         raise InvsolveError("batch must be >= 1, lr > 0 and ema_halflife >= 0")
+    if config.slices < 1 or config.slices % 2 == 0:
+        raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {config.slices}")
     if config.max_images is not None and config.max_images < 1:
         raise InvsolveError(f"max_images must be at least 1, got {config.max_images}")
     parse_duration(config.duration)
@@ -111,17 +114,24 @@ class PatchSampler:
 
 def load_training_images(config: TrainingConfig, rank: int, world: int, progress: bool) -> tuple[torch.Tensor, dict]:
     """This rank's shard (every world-th image) of the first ``max_images`` training images, (M, C, N, N),
-    and what the prior's metadata records about them (their source's provenance included)."""
+    and what the prior's metadata records about them (their source's provenance included). For a
+    cross-slice prior an image is a stack of ``slices`` neighbouring slices, (M, C * slices, N, N)."""
     source = get_source(config.data, "train", config.image_size, config.channels)
     count = config.max_images or (DEFAULT_PHANTOM_COUNT if config.data == "phantoms" else len(source))
     if count > len(source):
         raise InvsolveError(f"max_images {count} asks for more than the {len(source)} training images of {config.data}")
-    if count < world:
-        raise InvsolveError(f"{count} training images cannot be shared by {world} processes")
-    indices = range(rank, count, world)
+    image, used = source.__getitem__, range(count)
+    if config.slices > 1:
+        image, used = _neighbour_stacks(source, count, config)
+    if len(used) < world:
+        raise InvsolveError(f"{len(used)} training images cannot be shared by {world} processes")
+    indices = used[rank::world]
     images = torch.stack(
-        [source[i] for i in tqdm(indices, desc=f"loading {config.data}", disable=not progress, leave=False)]
+        [image(i) for i in tqdm(indices, desc=f"loading {config.data}", disable=not progress, leave=False)]
     )
+    stacks = {}
+    if config.slices > 1:
+        stacks = {"stacks": {"slices": config.slices, "centres": [source.slices[i] for i in used]}}
     return images, {
         "source": config.data,
         "split": "train",
@@ -129,7 +139,25 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
         "image_size": config.image_size,
         "channels": source.channels,
         **source.provenance(count),
+        **stacks,
     }
+
+
+def _neighbour_stacks(source, count: int, config: TrainingConfig) -> tuple[Callable[[int], torch.Tensor], list[int]]:
+    """(image i as the stack of its ``slices`` neighbouring volume slices, the usable indices): of the
+    first ``count`` training slices those whose neighbours are training slices too, so a held-out
+    slice keeps its distance (the split's gap) to everything the prior sees."""
+    if not hasattr(source, "volume_slice"):
+        raise InvsolveError(
+            f"a cross-slice prior (slices {config.slices}) trains on neighbouring slices of a volume: "
+            f"use --data headct or headct-slabs, not {config.data}"
+        )
+    half, training = config.slices // 2, set(source.slices)
+    offsets = range(-half, half + 1)
+    used = [i for i in range(count) if all(source.slices[i] + d in training for d in offsets)]
+    if not used:
+        raise InvsolveError(f"no training slice of {config.data} has {half} training neighbours on each side")
+    return (lambda i: torch.cat([source.volume_slice(source.slices[i] + d) for d in offsets])), used
 
 
 def training_step(
@@ -146,6 +174,7 @@ def training_step(
         state.generator,
         sigma_data=network.sigma_data,
         autocast=device.type == "cuda",
+        slices=network.slices,
     )
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -190,7 +219,9 @@ def _train(
     images, data = load_training_images(config, ranks.rank, ranks.world, progress)
     config.channels = data["channels"]
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    network = EDMNetwork(config.channels, config.net, config.positional, max(config.patch_sizes)).to(ranks.device)
+    network = EDMNetwork(
+        config.channels, config.net, config.positional, max(config.patch_sizes), slices=config.slices
+    ).to(ranks.device)
     state = RunState(
         network=network,
         ema=copy.deepcopy(network).requires_grad_(False),

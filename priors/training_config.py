@@ -22,6 +22,7 @@ class TrainingConfig:
     patch_probs: tuple[float, ...] = (0.5, 0.3, 0.2)
     pad: int | None = None
     positional: bool = True
+    slices: int = 1  # > 1 (odd): a cross-slice prior on stacks of neighbouring slices of a volume
     net: str = "small"
     batch: int = 16
     lr: float = 2e-4

@@ -25,6 +25,7 @@ class WholeImagePrior(Prior):
     ):
         super().__init__()
         self.network, self.channels, self.image_size = network, network.channels, image_size
+        self.slices = network.slices  # a cross-slice network: stacks of neighbouring slices in, the middle out
         self.sigma_min, self.sigma_max, self.config = sigma_min, sigma_max, config
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

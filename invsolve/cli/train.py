@@ -59,6 +59,15 @@ def add_parser(commands) -> None:
         action="store_false",
         help="train without position channels (the paper's ablation)",
     )
+    train.add_argument(
+        "--slices",
+        type=positive_int,
+        default=defaults.slices,
+        metavar="K",
+        help="a cross-slice prior: each patch stacks K neighbouring slices (odd; the slice and its "
+        "neighbours) as channels and the network denoises the middle one; needs volume data (headct, "
+        "headct-slabs). Default 1: a 2D prior",
+    )
     train.add_argument("--net", default=defaults.net, choices=NETWORK_SIZE_NAMES, help="network size (default small)")
     train.add_argument(
         "--batch",

@@ -26,7 +26,8 @@ class CountedPrior:
     """Calls a prior and counts network function evaluations (one per call, for the whole batch).
 
     A volume (B, C, D, H, W) is denoised slice by slice by the 2D prior, ``SLICES_PER_CALL`` slices
-    per network call; a volume of one slice is denoised exactly as the 2D image is."""
+    per network call; a volume of one slice is denoised exactly as the 2D image is. A cross-slice
+    prior gets each slice with its neighbours (``neighbour_stacks``)."""
 
     def __init__(self, prior: Prior):
         self.prior, self.nfe = prior, 0
@@ -34,11 +35,16 @@ class CountedPrior:
     def denoise(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
         self.nfe += 1
         if x.dim() == 5:
+            stacks = neighbour_stacks(x, self.prior.slices) if self.prior.slices > 1 else x
             denoised = per_slice(
                 lambda slices: torch.cat(
                     [self.prior(chunk, sigma, generator=generator) for chunk in slices.split(SLICES_PER_CALL)]
                 ),
-                x,
+                stacks,
+            )
+        elif self.prior.slices > 1:
+            raise InvsolveError(
+                f"a cross-slice prior ({self.prior.slices} neighbouring slices) reconstructs volumes, not 2D images"
             )
         else:
             denoised = self.prior(x, sigma, generator=generator)
@@ -51,6 +57,19 @@ class CountedPrior:
 
     def score(self, x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
         return (self.denoise(x, sigma, generator) - x) / sigma**2
+
+
+def neighbour_stacks(volume: torch.Tensor, slices: int) -> torch.Tensor:
+    """(B, C, D, H, W) -> (B, C * slices, D, H, W): every slice with its slices // 2 neighbours on
+    each side as channels, in z order, mirrored at the volume's ends (slice -1 is slice 1: a slice
+    with its own noise, as the prior was trained on, not a copy of the middle one)."""
+    half, depth = slices // 2, volume.shape[2]
+    if depth <= half:
+        raise InvsolveError(f"a cross-slice prior over {slices} slices needs volumes of at least {half + 1} slices")
+    index = torch.arange(-half, depth + half, device=volume.device).abs()
+    index = torch.where(index >= depth, 2 * (depth - 1) - index, index)
+    padded = volume[:, :, index]
+    return torch.cat([padded[:, :, offset : offset + depth] for offset in range(slices)], dim=1)
 
 
 def diffusion_loop(

@@ -10,7 +10,7 @@ from invsolve.priors import EDMNetwork, GaussianPrior, PatchPrior, WholeImagePri
 class AnalyticPatchDenoiser(torch.nn.Module):
     """A known per-patch denoiser that uses its input, sigma and the position channels."""
 
-    positional, size, size_multiple = True, "analytic", 1
+    positional, size, size_multiple, slices = True, "analytic", 1, 1
 
     def __init__(self, channels=1):
         super().__init__()

@@ -33,6 +33,8 @@ def test_a_volume_goes_through_the_prior_a_bounded_number_of_slices_at_a_time(pr
     seen = []
 
     class Recording:
+        slices = 1
+
         def __call__(self, x, sigma, generator=None):
             seen.append(x.shape[0])
             return prior(x, sigma, generator=generator)
