@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 import invsolve
 from invsolve.catalog import PRIOR_KINDS, SIGMA_MAX, SIGMA_MIN
-from invsolve.data import get_source, source_location
+from invsolve.data import HeadCT, ImageSource, get_source, source_location
 from invsolve.devices import seeded_integers
 from invsolve.errors import InvsolveError
 from invsolve.io import check_distinct, check_output, exclusive_lock
@@ -120,18 +120,17 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
     count = config.max_images or (DEFAULT_PHANTOM_COUNT if config.data == "phantoms" else len(source))
     if count > len(source):
         raise InvsolveError(f"max_images {count} asks for more than the {len(source)} training images of {config.data}")
-    image, used = source.__getitem__, range(count)
+    image: Callable[[int], torch.Tensor] = source.__getitem__
+    used, stacks = list(range(count)), {}
     if config.slices > 1:
-        image, used = _neighbour_stacks(source, count, config)
+        image, used, centres = _neighbour_stacks(source, count, config)
+        stacks = {"stacks": {"slices": config.slices, "centres": centres}}
     if len(used) < world:
         raise InvsolveError(f"{len(used)} training images cannot be shared by {world} processes")
     indices = used[rank::world]
     images = torch.stack(
         [image(i) for i in tqdm(indices, desc=f"loading {config.data}", disable=not progress, leave=False)]
     )
-    stacks = {}
-    if config.slices > 1:
-        stacks = {"stacks": {"slices": config.slices, "centres": [source.slices[i] for i in used]}}
     return images, {
         "source": config.data,
         "split": "train",
@@ -143,21 +142,27 @@ def load_training_images(config: TrainingConfig, rank: int, world: int, progress
     }
 
 
-def _neighbour_stacks(source, count: int, config: TrainingConfig) -> tuple[Callable[[int], torch.Tensor], list[int]]:
-    """(image i as the stack of its ``slices`` neighbouring volume slices, the usable indices): of the
-    first ``count`` training slices those whose neighbours are training slices too, so a held-out
-    slice keeps its distance (the split's gap) to everything the prior sees."""
-    if not hasattr(source, "volume_slice"):
+def _neighbour_stacks(
+    source: ImageSource, count: int, config: TrainingConfig
+) -> tuple[Callable[[int], torch.Tensor], list[int], list[int]]:
+    """(image i as the stack of its ``slices`` neighbouring volume slices, the usable indices, their
+    volume slices): of the first ``count`` training slices those whose neighbours are training
+    slices too, so a held-out slice keeps its distance (the split's gap) to everything the prior sees."""
+    if not isinstance(source, HeadCT):
         raise InvsolveError(
             f"a cross-slice prior (slices {config.slices}) trains on neighbouring slices of a volume: "
             f"use --data headct or headct-slabs, not {config.data}"
         )
-    half, training = config.slices // 2, set(source.slices)
+    half, training, slices = config.slices // 2, set(source.slices), source.slices
     offsets = range(-half, half + 1)
-    used = [i for i in range(count) if all(source.slices[i] + d in training for d in offsets)]
+    used = [i for i in range(count) if all(slices[i] + d in training for d in offsets)]
     if not used:
         raise InvsolveError(f"no training slice of {config.data} has {half} training neighbours on each side")
-    return (lambda i: torch.cat([source.volume_slice(source.slices[i] + d) for d in offsets])), used
+    return (
+        (lambda i: torch.cat([source.volume_slice(slices[i] + d) for d in offsets])),
+        used,
+        [slices[i] for i in used],
+    )
 
 
 def training_step(
