@@ -7,7 +7,7 @@ they are coordinates, not image values.
 """
 
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from deepinv.models import NCSNpp
@@ -24,6 +24,22 @@ NETWORK_SIZES: dict[str, dict[str, Any]] = {
     "small": dict(model_channels=32, channel_mult=(1, 2, 2), num_blocks=1, attn_resolutions=(), dropout=0.0),
     "paper": dict(model_channels=128, channel_mult=(2, 2, 2), num_blocks=4, attn_resolutions=(16,), dropout=0.05),
 }
+
+
+class DenoisingNetwork(Protocol):
+    """What ``PatchPrior`` and ``WholeImagePrior`` ask of a network: ``network(x, sigma, positions)``
+    -> D(x; sigma) on [0, 1] patches or images, and these attributes. ``EDMNetwork`` is one; a DDPM
+    epsilon network converted by ``invsolve.priors.epsilon.EpsilonNetwork`` is another."""
+
+    channels: int
+    positional: bool
+    size: str
+    slices: int
+
+    @property
+    def size_multiple(self) -> int: ...
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
 def middle_slice(stack: torch.Tensor, slices: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
-from invsolve.priors.network import EDMNetwork
+from invsolve.priors.network import DenoisingNetwork
 from invsolve.priors.patches import PatchGrid, default_pad
 from invsolve.priors.positions import position_channels
 
@@ -49,7 +49,7 @@ class PatchPrior(Prior):
 
     def __init__(
         self,
-        network: EDMNetwork,
+        network: DenoisingNetwork,
         image_size: int,
         patch_size: int,
         pad: int | None = None,

@@ -5,7 +5,7 @@ import torch
 from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
-from invsolve.priors.network import EDMNetwork
+from invsolve.priors.network import DenoisingNetwork
 from invsolve.priors.positions import position_channels
 
 
@@ -16,7 +16,7 @@ class WholeImagePrior(Prior):
 
     def __init__(
         self,
-        network: EDMNetwork,
+        network: DenoisingNetwork,
         image_size: int,
         *,
         sigma_min: float = SIGMA_MIN,

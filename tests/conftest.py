@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from tests.helpers import train_tiny
+from tests.helpers import gaussian_posterior_problem, train_tiny
 
 # CI has 2 cores; OMP_NUM_THREADS=1 lets the suite share a machine with a training run.
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -27,3 +27,9 @@ def device(request) -> torch.device:
 def tiny_prior_file(tmp_path_factory):
     """A tiny PaDIS prior trained for a few seconds on 8 phantoms (64 px)."""
     return train_tiny(tmp_path_factory.mktemp("prior") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def gaussian_problem():
+    """A Gaussian prior, a 3x3 blur with noise 0.05 and the exact posterior mean and standard deviations."""
+    return gaussian_posterior_problem()

@@ -76,3 +76,51 @@ def write_cmyk_jpeg(path) -> None:
     rgb = np.zeros((32, 32, 3), dtype=np.uint8)
     rgb[:16], rgb[16:] = CMYK_HALVES
     Image.fromarray(rgb).convert("CMYK").save(path, quality=95)
+
+
+#: The exact-posterior problem of the solver tests: an 8 px Gaussian prior, a 3x3 blur, noise 0.05,
+#: and 64 samples per check.
+SIZE, SAMPLES, NOISE = 8, 64, 0.05
+
+
+def gaussian_posterior_problem():
+    """(prior, operator, y, posterior mean, posterior standard deviations) for a Gaussian prior and a
+    3x3 blur with noise 0.05: the posterior is Gaussian and known exactly."""
+    import torch
+
+    from invsolve.operators import make_operator
+    from invsolve.priors import GaussianPrior
+
+    prior = GaussianPrior(SIZE, mean=0.5, std=0.2, correlation_length=1.5)
+    op = make_operator("deblur", SIZE, channels=1, kernel_size=3, noise=NOISE)
+    truth = prior.sample(1, torch.Generator().manual_seed(1))
+    y = op.simulate(truth, torch.Generator().manual_seed(2))
+    A = op.A(torch.eye(SIZE * SIZE).reshape(-1, 1, SIZE, SIZE)).reshape(SIZE * SIZE, -1).T.double()
+    prior_cov = prior.covariance()
+    post_cov = torch.linalg.inv(torch.linalg.inv(prior_cov) + A.T @ A / NOISE**2)
+    post_mean = post_cov @ (
+        torch.linalg.solve(prior_cov, torch.full((SIZE * SIZE,), 0.5, dtype=torch.float64))
+        + A.T @ y.reshape(-1).double() / NOISE**2
+    )
+    return prior, op, y, post_mean, post_cov.diagonal().sqrt()
+
+
+def bias_in_posterior_sds(problem, solver, device=None, **settings):
+    """Mean over pixels of |sample mean - posterior mean| / posterior sd, from 64 independent samples,
+    the solver running on ``device`` (default the CPU; operator, prior, data and generator there)."""
+    import copy
+
+    import torch
+
+    from invsolve.operators import make_operator
+    from invsolve.solvers import get_solver
+
+    device = device or torch.device("cpu")
+    prior, op, y, post_mean, post_sd = problem
+    if device.type != "cpu":
+        prior, y = copy.deepcopy(prior).to(device), y.to(device)
+        op = make_operator("deblur", SIZE, channels=1, kernel_size=3, noise=NOISE, device=device)
+    x = get_solver(solver)(
+        op, y.repeat(SAMPLES, 1, 1, 1), prior, generator=torch.Generator(device).manual_seed(3), steps=100, **settings
+    )
+    return ((x.reshape(SAMPLES, -1).cpu().double().mean(0) - post_mean) / post_sd).abs().mean().item()

@@ -1,8 +1,6 @@
 """Diffusion solvers against an exact Gaussian posterior, DDNM's data consistency, and every
 solver x prior x preset combination."""
 
-import copy
-
 import deepinv
 import pytest
 import torch
@@ -11,42 +9,7 @@ from invsolve.errors import InvsolveError
 from invsolve.operators import make_operator
 from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import diffusion, get_solver
-
-SIZE, SAMPLES, NOISE = 8, 64, 0.05
-
-
-@pytest.fixture(scope="module")
-def gaussian_problem():
-    """A Gaussian prior, a 3x3 blur with noise 0.05 and the exact posterior mean and standard deviations."""
-    prior = GaussianPrior(SIZE, mean=0.5, std=0.2, correlation_length=1.5)
-    op = make_operator("deblur", SIZE, channels=1, kernel_size=3, noise=NOISE)
-    truth = prior.sample(1, torch.Generator().manual_seed(1))
-    y = op.simulate(truth, torch.Generator().manual_seed(2))
-    A = op.A(torch.eye(SIZE * SIZE).reshape(-1, 1, SIZE, SIZE)).reshape(SIZE * SIZE, -1).T.double()
-    prior_cov = prior.covariance()
-    post_cov = torch.linalg.inv(torch.linalg.inv(prior_cov) + A.T @ A / NOISE**2)
-    post_mean = post_cov @ (
-        torch.linalg.solve(prior_cov, torch.full((SIZE * SIZE,), 0.5, dtype=torch.float64))
-        + A.T @ y.reshape(-1).double() / NOISE**2
-    )
-    return prior, op, y, post_mean, post_cov.diagonal().sqrt()
-
-
-CPU = torch.device("cpu")
-
-
-def bias_in_posterior_sds(problem, solver, device=CPU, **settings):
-    """Mean over pixels of |sample mean - posterior mean| / posterior sd, from 64 independent samples,
-    the solver running on ``device`` (operator, prior, data and generator there)."""
-    prior, op, y, post_mean, post_sd = problem
-    if device.type != "cpu":
-        prior, y = copy.deepcopy(prior).to(device), y.to(device)
-        op = make_operator("deblur", SIZE, channels=1, kernel_size=3, noise=NOISE, device=device)
-    x = get_solver(solver)(
-        op, y.repeat(SAMPLES, 1, 1, 1), prior, generator=torch.Generator(device).manual_seed(3), steps=100, **settings
-    )
-    return ((x.reshape(SAMPLES, -1).cpu().double().mean(0) - post_mean) / post_sd).abs().mean().item()
-
+from tests.helpers import SAMPLES, bias_in_posterior_sds
 
 # Sampling error alone: the mean of 64 samples is off by 1/8 = 0.125 posterior sd per pixel (rms), so
 # |bias| averages ~0.1. Measured (seeded): Langevin 0.16, PC 0.13, DPS 0.33 (DPS is an approximation:
