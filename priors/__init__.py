@@ -5,6 +5,9 @@
 - ``WholeImagePrior``: the same network on the full image;
 - ``GaussianPrior``: an analytic prior with an exact denoiser, for testing solvers;
 - ``DenoiserPrior``: any deepinv denoiser as a prior (give it its sigma range);
+- ``EpsilonPrior``: a DDPM epsilon-prediction network (ours, diffusers', ADM's) as a VE prior,
+  whole-image or patch (``epsilon.py``; ``load`` reads diffusers folders and described state
+  dicts, ``external.py``);
 - ``EDMNetwork``: EDM preconditioning around deepinv's DDPM++ U-Net, sizes tiny / small / paper;
 - ``load(path)``: a trained prior from its ``.safetensors`` file; ``train(config)``: training.
 
@@ -19,6 +22,8 @@ _EXPORTS = {
     "WholeImagePrior": "invsolve.priors.whole_image",
     "GaussianPrior": "invsolve.priors.gaussian",
     "DenoiserPrior": "invsolve.priors.denoiser",
+    "EpsilonPrior": "invsolve.priors.epsilon",
+    "EpsilonNetwork": "invsolve.priors.epsilon",
     "EDMNetwork": "invsolve.priors.network",
     "NETWORK_SIZES": "invsolve.priors.network",
     "PatchGrid": "invsolve.priors.patches",

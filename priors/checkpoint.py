@@ -28,6 +28,8 @@ from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.config_schema import PATCH_GRID_FIELDS, check_prior_config
+from invsolve.priors.epsilon import EpsilonPrior
+from invsolve.priors.external import is_external, load_external
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
@@ -148,9 +150,10 @@ BUNDLED_DIR = Path(__file__).parent / "bundled"
 
 
 def resolve_prior_path(spec: str | os.PathLike) -> Path:
-    """The checkpoint file a prior argument names: a file path or a bundled prior's name."""
+    """The checkpoint a prior argument names: a prior file, a bundled prior's name, or a DDPM model
+    made elsewhere (a diffusers folder or a description file, ``invsolve.priors.external``)."""
     path = Path(spec)
-    if path.is_file():
+    if path.is_file() or path.is_dir():
         return path
     if str(spec) in BUNDLED_PRIORS:
         bundled = BUNDLED_DIR / f"{spec}.safetensors"
@@ -161,14 +164,14 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
             "invsolve, or give a prior file"
         )
     raise InvsolveError(
-        f"prior file {path} does not exist; give a .safetensors file written by invsolve train or "
-        f"a bundled prior ({', '.join(BUNDLED_PRIORS)})"
+        f"prior file {path} does not exist; give a .safetensors file written by invsolve train, "
+        f"a bundled prior ({', '.join(BUNDLED_PRIORS)}), or a DDPM model (a diffusers folder or a .json description)"
     )
 
 
 def load(
     path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options: Any
-) -> PatchPrior | WholeImagePrior:
+) -> PatchPrior | WholeImagePrior | EpsilonPrior:
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
     layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/studies/cpu_cost.py``).
@@ -178,12 +181,19 @@ def load(
 
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.
+
+    A diffusers folder or a DDPM description file loads as an ``EpsilonPrior`` (fp32;
+    ``invsolve.priors.external``); its ``options`` are the same, ``patch_size`` making it a patch prior.
     """
     check_value("precision", precision, str, "load")
     check_arguments(PatchPrior, options, "load")
     device = resolve_device(device)
-    precision = resolve_precision(precision, device)
     path = resolve_prior_path(path)
+    if is_external(path):  # "auto" is fp32 for these
+        if precision == "bf16":
+            raise InvsolveError(f"a DDPM model made elsewhere ({path}) runs in fp32; bf16 is for invsolve's networks")
+        return load_external(path, **options).to(device).eval()
+    precision = resolve_precision(precision, device)
     config, tensors = read_checkpoint(path)
     if "kind" not in config:
         raise InvsolveError(

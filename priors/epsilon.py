@@ -129,7 +129,9 @@ class EpsilonPrior(Prior):
     (``patch_size`` None) or PaDIS patches (``patch_size`` P, with ``PatchPrior``'s options, e.g.
     ``pad``, ``shifts``; a model with position channels needs ``positional=True``). The noise range
     is the schedule's (``EpsilonNetwork.sigma_min`` / ``sigma_max``). ``alphas_cumprod`` defaults to
-    DDPM's linear schedule."""
+    DDPM's linear schedule. ``config``: what a loader records about where the model came from.
+    ``invsolve.priors.load`` builds one from a diffusers folder or a description file
+    (``invsolve.priors.external``)."""
 
     def __init__(
         self,
@@ -144,6 +146,7 @@ class EpsilonPrior(Prior):
         positional: bool = False,
         size_multiple: int = 1,
         call: ModelCall | None = None,
+        config: dict | None = None,
         **patch_options: Any,
     ):
         super().__init__()
@@ -176,7 +179,7 @@ class EpsilonPrior(Prior):
             )
         self.network, self.kind = network, self.inner.kind
         self.channels, self.image_size = channels, image_size
-        self.sigma_min, self.sigma_max = network.sigma_min, network.sigma_max
+        self.sigma_min, self.sigma_max, self.config = network.sigma_min, network.sigma_max, config
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.inner.denoise(x, sigma, generator)

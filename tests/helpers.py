@@ -124,3 +124,24 @@ def bias_in_posterior_sds(problem, solver, device=None, **settings):
         op, y.repeat(SAMPLES, 1, 1, 1), prior, generator=torch.Generator(device).manual_seed(3), steps=100, **settings
     )
     return ((x.reshape(SAMPLES, -1).cpu().double().mean(0) - post_mean) / post_sd).abs().mean().item()
+
+
+class TinyEpsilonNet:
+    """Built lazily as a torch module (``make``): a two-layer convolutional epsilon network with
+    learned variances, 2C outputs, called ``model(z_t, t)`` as guided diffusion's ADM is; the
+    network class a DDPM description file names in the tests."""
+
+    def __new__(cls, channels: int = 1, width: int = 8):
+        import torch
+
+        class Network(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = torch.nn.Conv2d(channels + 1, width, 3, padding=1)
+                self.outer = torch.nn.Conv2d(width, 2 * channels, 3, padding=1)
+
+            def forward(self, z, t):
+                time = (t.float() / 1000).reshape(-1, 1, 1, 1).expand(-1, 1, *z.shape[-2:])
+                return self.outer(torch.nn.functional.silu(self.inner(torch.cat([z, time], dim=1))))
+
+        return Network()
