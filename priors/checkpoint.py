@@ -28,7 +28,7 @@ from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.config_schema import PATCH_GRID_FIELDS, check_prior_config
-from invsolve.priors.epsilon import EpsilonPrior
+from invsolve.priors.epsilon import EpsilonPrior, EpsilonUNet
 from invsolve.priors.external import is_external, load_external
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
 from invsolve.priors.patch_prior import PatchPrior
@@ -125,12 +125,16 @@ def prior_from_config(
 ) -> PatchPrior | WholeImagePrior:
     """Build the prior a config describes, its network at ``precision``, and load ``weights`` into it."""
     checked = check_prior_config(config)
-    built = checked.network.model_dump(exclude={"preconditioning"})  # EDM's, the only one there is
-    network = EDMNetwork(**built, precision=precision)
-    mismatch = _weights_mismatch(network, weights)
+    epsilon = checked.objective == "eps"
+    built = checked.network.model_dump(exclude={"preconditioning", *(["slices"] if epsilon else [])}, exclude_none=True)
+    trained: EDMNetwork | EpsilonUNet = (
+        EpsilonUNet(**built, precision=precision) if epsilon else EDMNetwork(**built, precision=precision)
+    )
+    mismatch = _weights_mismatch(trained, weights)
     if mismatch:
         raise InvsolveError(f"checkpoint weights do not match its network config: {mismatch}")
-    network.load_state_dict(weights, strict=True)
+    trained.load_state_dict(weights, strict=True)
+    network = trained.as_denoiser() if isinstance(trained, EpsilonUNet) else trained
     if checked.kind == "whole":
         unknown = set(options) - {"max_batch"}
         if unknown:

@@ -14,17 +14,37 @@ STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 PATCH_GRID_FIELDS = ("patch_size", "pad")  # a PaDIS prior's; a whole-image prior has none
 
 
+class ScheduleConfig(BaseModel):
+    """A DDPM network's discrete VP schedule: beta linear from ``beta_start`` to ``beta_end``."""
+
+    model_config = STRICT
+    steps: Annotated[int, Field(ge=2)]
+    beta_start: Annotated[float, Field(gt=0, lt=1)]
+    beta_end: Annotated[float, Field(gt=0, lt=1)]
+
+
 class NetworkConfig(BaseModel):
-    """The denoising network: ``EDMNetwork(**fields)`` but the preconditioning, which names it."""
+    """The denoising network: ``EDMNetwork(**fields)`` (preconditioning "edm") or
+    ``EpsilonUNet(**fields)`` (preconditioning "eps", with its schedule), but the preconditioning,
+    which names the class."""
 
     model_config = STRICT
     size: Literal["tiny", "small", "paper"]
     channels: Literal[1, 3]
     positional: bool
     resolution: Annotated[int, Field(ge=8)]
-    preconditioning: Literal["edm"]
-    sigma_data: Annotated[float, Field(gt=0)]
+    preconditioning: Literal["edm", "eps"]
+    sigma_data: Annotated[float, Field(gt=0)] | None = None  # EDM's data scale (edm only)
     slices: Annotated[int, Field(ge=1)] = 1  # neighbouring slices read (cross-slice priors: odd, > 1)
+    schedule: ScheduleConfig | None = None  # eps only
+
+    @model_validator(mode="after")
+    def _fits_preconditioning(self) -> "NetworkConfig":
+        if self.preconditioning == "edm" and (self.sigma_data is None or self.schedule is not None):
+            raise ValueError("an edm network has sigma_data and no schedule")
+        if self.preconditioning == "eps" and (self.schedule is None or self.sigma_data is not None or self.slices > 1):
+            raise ValueError("an eps network has a schedule, and no sigma_data or slices")
+        return self
 
 
 class PriorConfig(BaseModel):
@@ -33,7 +53,7 @@ class PriorConfig(BaseModel):
 
     model_config = STRICT
     kind: Literal["padis", "whole"]
-    objective: Literal["edm"]
+    objective: Literal["edm", "eps"]
     network: NetworkConfig
     image_size: Annotated[int, Field(ge=8)]
     sigma_min: Annotated[float, Field(gt=0)]
@@ -54,6 +74,10 @@ class PriorConfig(BaseModel):
     def _consistent(self) -> "PriorConfig":
         if not self.sigma_max > self.sigma_min:
             raise ValueError("sigma_max must exceed sigma_min")
+        if self.objective != self.network.preconditioning:
+            raise ValueError(
+                f"a network with {self.network.preconditioning} preconditioning is not trained by {self.objective}"
+            )
         if self.kind == "padis" and self.patch_size is None:
             raise ValueError("a PaDIS prior needs patch_size")
         if self.kind == "whole" and set(PATCH_GRID_FIELDS) & self.model_fields_set:

@@ -23,6 +23,7 @@ import torch
 
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
+from invsolve.priors.network import EDMNetwork, ddpmpp_unet, in_precision
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
 
@@ -188,4 +189,59 @@ class EpsilonPrior(Prior):
         return (
             f"EpsilonPrior ({self.network.steps}-step VP schedule, data {self.network.data_range}): "
             f"{self.inner.describe()}"
+        )
+
+
+class EpsilonUNet(torch.nn.Module):
+    """DDPM's parameterisation (Ho et al. 2020): the same DDPM++ U-Net predicting the noise eps from
+    (z_t, t) on a discrete VP schedule, z_t = sqrt(abar_t) z0 + sqrt(1 - abar_t) eps with z0 = 2 x - 1
+    (images in [-1, 1], the DDPM convention), position channels after the image's; t enters the
+    U-Net's positional embedding as is (0 .. steps - 1). Trained by ``objectives.eps_loss``; as a
+    denoiser it is wrapped by ``EpsilonNetwork`` (``as_denoiser``)."""
+
+    def __init__(
+        self,
+        channels: int,
+        size: str = "small",
+        positional: bool = True,
+        resolution: int = 32,
+        *,
+        schedule: dict | None = None,
+        precision: str = "fp32",
+    ):
+        super().__init__()
+        self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
+        self.size_multiple = EDMNetwork.size_multiple_of(size)
+        self.alphas_cumprod: torch.Tensor
+        self.schedule = {"steps": DDPM_STEPS, "beta_start": DDPM_BETA_START, "beta_end": DDPM_BETA_END} | (
+            schedule or {}
+        )
+        self.precision = precision
+        self.register_buffer("alphas_cumprod", ddpm_alphas_cumprod(**self.schedule).float(), persistent=False)
+        self.unet = ddpmpp_unet(channels + (2 if positional else 0), channels, size, resolution)
+        self.train(False)
+
+    def config(self) -> dict:
+        return {
+            "size": self.size,
+            "channels": self.channels,
+            "positional": self.positional,
+            "resolution": self.resolution,
+            "preconditioning": "eps",
+            "schedule": dict(self.schedule),
+        }
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """z: (K, C (+ 2 position channels), P, P) at timestep(s) t (K,) -> eps (K, C, P, P)."""
+        with in_precision(z.device.type, self.precision):
+            return self.unet.forward_unet(z, t.float()).float()
+
+    def as_denoiser(self) -> "EpsilonNetwork":
+        """This network as D(x; sigma) on [0, 1] images."""
+        return EpsilonNetwork(
+            self,
+            self.alphas_cumprod,
+            channels=self.channels,
+            positional=self.positional,
+            size_multiple=self.size_multiple,
         )

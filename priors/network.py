@@ -42,6 +42,26 @@ class DenoisingNetwork(Protocol):
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
+def ddpmpp_unet(in_channels: int, out_channels: int, size: str, resolution: int) -> NCSNpp:
+    """deepinv's DDPM++ U-Net of a named size, never with downloaded weights."""
+    return NCSNpp(
+        model_type="ddpm",
+        pretrained=None,
+        img_resolution=resolution,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        label_dim=0,
+        augment_dim=0,
+        **NETWORK_SIZES[size],
+    )
+
+
+def in_precision(device_type: str, precision: str) -> Any:
+    """The context a network runs its U-Net in: bf16 autocast, or for fp32 nothing, which leaves a
+    caller's autocast (training's bf16 on CUDA) in force (``enabled=False`` would end it)."""
+    return torch.autocast(device_type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
 def middle_slice(stack: torch.Tensor, slices: int) -> torch.Tensor:
     """The middle slice's channels of (K, C * slices, ...) neighbouring slices stacked as channels."""
     channels = stack.shape[1] // slices
@@ -86,16 +106,7 @@ class EDMNetwork(torch.nn.Module):
         self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
         self.slices = slices
         self.sigma_data, self.precision = sigma_data, precision
-        self.unet = NCSNpp(
-            model_type="ddpm",
-            pretrained=None,
-            img_resolution=resolution,
-            in_channels=channels * slices + (2 if positional else 0),
-            out_channels=channels,
-            label_dim=0,
-            augment_dim=0,
-            **NETWORK_SIZES[size],
-        )
+        self.unet = ddpmpp_unet(channels * slices + (2 if positional else 0), channels, size, resolution)
         self.train(False)
 
     @property
@@ -128,8 +139,6 @@ class EDMNetwork(torch.nn.Module):
             raise ValueError("position channels must be given exactly when the network was built with them")
         c_skip, c_out, c_in, c_noise = edm_scalings(sigma.float(), self.sigma_data)
         net_input = c_in * x if positions is None else torch.cat([c_in * x, positions], dim=1)
-        # fp32 leaves the caller's autocast (training's bf16 on CUDA) in force: enabled=False would end it
-        in_bf16 = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
-        with in_bf16:
+        with in_precision(x.device.type, self.precision):
             residual = self.unet.forward_unet(net_input, c_noise.flatten())
         return c_skip * middle_slice(x, self.slices) + c_out * residual.float()

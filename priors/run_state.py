@@ -15,12 +15,15 @@ import torch
 from invsolve.errors import InvsolveError
 from invsolve.priors.checkpoint import read_checkpoint, write_checkpoint
 from invsolve.priors.distributed import Distributed
+from invsolve.priors.epsilon import EpsilonUNet
 from invsolve.priors.network import EDMNetwork
 from invsolve.priors.training_config import TrainingConfig
 
 #: Settings a resumed run must share with the run it continues.
 RESUME_MUST_MATCH = (
     "prior",
+    "objective",
+    "slices",
     "data",
     "image_size",
     "channels",
@@ -48,8 +51,8 @@ class RunState:
     streams (``generator``: patches and noise; ``step_generator``: the patch size, the same on every
     rank), the progress and the commands that made the run (the first, then each resume)."""
 
-    network: EDMNetwork
-    ema: EDMNetwork
+    network: EDMNetwork | EpsilonUNet
+    ema: EDMNetwork | EpsilonUNet
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
     step_generator: torch.Generator
@@ -89,11 +92,14 @@ class RunState:
         saved, tensors = read_checkpoint(path)
         if "training_state_of" not in saved:
             raise InvsolveError(f"{path} is not a training-state file")
-        different = [k for k in RESUME_MUST_MATCH if _jsonable(getattr(config, k)) != saved["config"][k]]
+        # a state file written before a setting existed ran at that setting's default
+        defaults = TrainingConfig(out="")
+        was = {k: saved["config"].get(k, _jsonable(getattr(defaults, k))) for k in RESUME_MUST_MATCH}
+        different = [k for k in RESUME_MUST_MATCH if _jsonable(getattr(config, k)) != was[k]]
         if different:
             raise InvsolveError(
                 "resume: these settings differ from the run being continued: "
-                + ", ".join(f"{k} (was {saved['config'][k]}, now {_jsonable(getattr(config, k))})" for k in different)
+                + ", ".join(f"{k} (was {was[k]}, now {_jsonable(getattr(config, k))})" for k in different)
             )
         if saved["processes"] != ranks.world:
             raise InvsolveError(

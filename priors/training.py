@@ -31,9 +31,10 @@ from invsolve.errors import InvsolveError
 from invsolve.io import check_distinct, check_output, exclusive_lock
 from invsolve.priors.checkpoint import write_checkpoint
 from invsolve.priors.distributed import Distributed
+from invsolve.priors.epsilon import EpsilonUNet
 from invsolve.priors.loss_log import LossLog
 from invsolve.priors.network import EDMNetwork
-from invsolve.priors.objectives import edm_loss
+from invsolve.priors.objectives import OBJECTIVES, edm_loss, eps_loss
 from invsolve.priors.patches import default_pad
 from invsolve.priors.positions import position_channels
 from invsolve.priors.run_state import RunState
@@ -75,6 +76,10 @@ def check_config(config: TrainingConfig) -> TrainingConfig:
         raise InvsolveError(f"pad must be in 0..{config.image_size - 1}, got {config.pad}")
     if config.batch < 1 or config.lr <= 0 or config.ema_halflife < 0:
         raise InvsolveError("batch must be >= 1, lr > 0 and ema_halflife >= 0")
+    if config.objective not in OBJECTIVES:
+        raise InvsolveError(f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}")
+    if config.objective == "eps" and config.slices > 1:
+        raise InvsolveError("cross-slice priors (slices > 1) train with the edm objective")
     if config.slices < 1 or config.slices % 2 == 0:
         raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {config.slices}")
     if config.max_images is not None and config.max_images < 1:
@@ -172,15 +177,21 @@ def training_step(
     ``model`` is ``state.network`` or its DDP replica."""
     patches, positions, size = sampler.draw()
     network = state.network
-    loss = edm_loss(
-        model,
-        patches.to(device),
-        positions.to(device) if network.positional else None,
-        state.generator,
-        sigma_data=network.sigma_data,
-        autocast=device.type == "cuda",
-        slices=network.slices,
-    )
+    clean, where = patches.to(device), positions.to(device) if network.positional else None
+    if isinstance(network, EpsilonUNet):
+        loss = eps_loss(
+            model, clean, where, state.generator, alphas_cumprod=network.alphas_cumprod, autocast=device.type == "cuda"
+        )
+    else:
+        loss = edm_loss(
+            model,
+            clean,
+            where,
+            state.generator,
+            sigma_data=network.sigma_data,
+            autocast=device.type == "cuda",
+            slices=network.slices,
+        )
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     for p in network.parameters():  # EDM: a rare non-finite gradient must not poison the weights
@@ -224,8 +235,11 @@ def _train(
     images, data = load_training_images(config, ranks.rank, ranks.world, progress)
     config.channels = data["channels"]
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    network = EDMNetwork(
-        config.channels, config.net, config.positional, max(config.patch_sizes), slices=config.slices
+    resolution = max(config.patch_sizes)
+    network: EDMNetwork | EpsilonUNet = (
+        EpsilonUNet(config.channels, config.net, config.positional, resolution)
+        if config.objective == "eps"
+        else EDMNetwork(config.channels, config.net, config.positional, resolution, slices=config.slices)
     ).to(ranks.device)
     state = RunState(
         network=network,
@@ -299,16 +313,19 @@ def prior_config(config: TrainingConfig, data: dict, state: RunState, ranks: Dis
     """The JSON config a prior file carries: what loading builds the prior from
     and how it was made (the schema: ``config_schema.PriorConfig``)."""
     done, patch_grid = state.progress, {}
+    noise_range = {"sigma_min": SIGMA_MIN, "sigma_max": SIGMA_MAX}
+    if isinstance(state.ema, EpsilonUNet):  # the schedule's range, in image units
+        denoiser = state.ema.as_denoiser()
+        noise_range = {"sigma_min": denoiser.sigma_min, "sigma_max": denoiser.sigma_max}
     if config.prior == "padis":
         patch_grid = {"patch_size": max(config.patch_sizes), "pad": None}  # inference pad: the tightest
     return {
         "kind": config.prior,
-        "objective": "edm",
+        "objective": config.objective,
         "network": state.ema.config(),
         "image_size": config.image_size,
         **patch_grid,
-        "sigma_min": SIGMA_MIN,
-        "sigma_max": SIGMA_MAX,
+        **noise_range,
         "training_pad": config.pad,
         "patch_sizes": list(config.patch_sizes),
         "patch_probs": list(config.patch_probs),

@@ -15,6 +15,7 @@ from invsolve.errors import InvsolveError
 class TrainingConfig:
     out: str
     prior: str = "padis"
+    objective: str = "edm"  # "edm" (Karras et al. 2022) or "eps" (DDPM's epsilon prediction, Ho et al. 2020)
     data: str = "phantoms"
     image_size: int = 64
     channels: int | None = None

@@ -60,6 +60,13 @@ def add_parser(commands) -> None:
         help="train without position channels (the paper's ablation)",
     )
     train.add_argument(
+        "--objective",
+        default=defaults.objective,
+        choices=("edm", "eps"),
+        help="edm: EDM's preconditioned denoiser and loss (Karras et al. 2022; default); eps: DDPM's "
+        "epsilon prediction on its linear 1000-step schedule (Ho et al. 2020), loaded as an EpsilonPrior",
+    )
+    train.add_argument(
         "--slices",
         type=positive_int,
         default=defaults.slices,

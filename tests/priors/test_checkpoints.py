@@ -215,7 +215,11 @@ def test_the_config_schema_admits_exactly_the_kinds_sizes_and_preconditioning_th
     from invsolve.catalog import PRIOR_KINDS
     from invsolve.priors.config_schema import NetworkConfig, PriorConfig
     from invsolve.priors.network import NETWORK_SIZES, PRECONDITIONING
+    from invsolve.priors.objectives import OBJECTIVES
 
     assert get_args(PriorConfig.model_fields["kind"].annotation) == PRIOR_KINDS
     assert get_args(NetworkConfig.model_fields["size"].annotation) == tuple(NETWORK_SIZES)
-    assert get_args(NetworkConfig.model_fields["preconditioning"].annotation) == (PRECONDITIONING,)
+    # a network's preconditioning is named after the objective it was trained with, EDM's first
+    assert get_args(NetworkConfig.model_fields["preconditioning"].annotation) == OBJECTIVES
+    assert get_args(PriorConfig.model_fields["objective"].annotation) == OBJECTIVES
+    assert OBJECTIVES[0] == PRECONDITIONING

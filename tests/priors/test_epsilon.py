@@ -118,3 +118,41 @@ def test_bad_schedules_and_ranges_are_refused():
         EpsilonPrior(WhiteGaussianEpsilon(), image_size=8, channels=1, alphas_cumprod=torch.tensor([0.5, 0.9]))
     with pytest.raises(InvsolveError, match="data_range"):
         EpsilonPrior(WhiteGaussianEpsilon(), image_size=8, channels=1, data_range="0-255")
+
+
+def test_the_ddpm_loss_is_zero_for_the_true_noise_and_one_for_none():
+    """An oracle that reads the noise back from (z_t, t) and the clean patch scores 0; a network that
+    predicts no noise scores E[eps^2] = 1."""
+    from invsolve.priors.objectives import eps_loss
+
+    clean = torch.rand(256, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    abar = ABAR.float()
+
+    def oracle(noisy, t):
+        a = abar[t].reshape(-1, 1, 1, 1)
+        return (noisy - a.sqrt() * (2 * clean - 1)) / (1 - a).sqrt()
+
+    kwargs = dict(alphas_cumprod=abar, autocast=False)
+    assert eps_loss(oracle, clean, None, torch.Generator().manual_seed(1), **kwargs) < 1e-8
+    silent = eps_loss(lambda noisy, t: torch.zeros_like(noisy), clean, None, torch.Generator().manual_seed(1), **kwargs)
+    assert silent == pytest.approx(1.0, abs=0.02)
+
+
+def test_an_eps_trained_patch_prior_round_trips_and_resumes(tmp_path):
+    """``invsolve train --objective eps``: the file names its objective and schedule, loads as a patch
+    prior over the converted network with the schedule's noise range, and a resumed run continues."""
+    from invsolve.priors import load
+    from invsolve.priors.epsilon import EpsilonNetwork, EpsilonUNet
+    from tests.helpers import train_tiny
+
+    out = train_tiny(tmp_path / "eps.safetensors", duration="64", objective="eps")
+    prior = load(out)
+    assert prior.config["objective"] == "eps" and prior.config["network"]["schedule"]["steps"] == 1000
+    assert isinstance(prior.network, EpsilonNetwork) and isinstance(prior.network.model, EpsilonUNet)
+    assert prior.sigma_max == pytest.approx(float(((1 - ABAR[-1]) / ABAR[-1]).sqrt() / 2), rel=1e-5)
+    x = torch.rand(1, 1, 64, 64)
+    assert torch.isfinite(prior(x, 0.5)).all()
+    train_tiny(tmp_path / "eps.safetensors", duration="128", objective="eps", resume=True)
+    assert load(out).config["training"]["images"] == 128
+    with pytest.raises(InvsolveError, match="objective"):
+        train_tiny(tmp_path / "eps.safetensors", duration="192", resume=True)
