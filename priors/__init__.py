@@ -5,7 +5,7 @@
 - ``WholeImagePrior``: the same network on the full image;
 - ``GaussianPrior``: an analytic prior with an exact denoiser, for testing solvers;
 - ``DenoiserPrior``: any deepinv denoiser as a prior (give it its sigma range);
-- ``EpsilonPrior``: a DDPM epsilon-prediction network (ours, diffusers', ADM's) as a VE prior,
+- ``epsilon_prior``: a DDPM epsilon-prediction network (ours, diffusers', ADM's) as a VE prior,
   whole-image or patch (``epsilon.py``; ``load`` reads diffusers folders and described state
   dicts, ``external.py``);
 - ``EDMNetwork``: EDM preconditioning around deepinv's DDPM++ U-Net, sizes tiny / small / paper;
@@ -22,7 +22,7 @@ _EXPORTS = {
     "WholeImagePrior": "invsolve.priors.whole_image",
     "GaussianPrior": "invsolve.priors.gaussian",
     "DenoiserPrior": "invsolve.priors.denoiser",
-    "EpsilonPrior": "invsolve.priors.epsilon",
+    "epsilon_prior": "invsolve.priors.epsilon",
     "EpsilonNetwork": "invsolve.priors.epsilon",
     "EDMNetwork": "invsolve.priors.network",
     "NETWORK_SIZES": "invsolve.priors.network",

@@ -28,7 +28,7 @@ from invsolve.devices import resolve_device, resolve_precision
 from invsolve.errors import InvsolveError
 from invsolve.io import atomic_write
 from invsolve.priors.config_schema import PATCH_GRID_FIELDS, check_prior_config
-from invsolve.priors.epsilon import EpsilonPrior, EpsilonUNet
+from invsolve.priors.epsilon import EpsilonUNet
 from invsolve.priors.external import is_external, load_external
 from invsolve.priors.network import PRECONDITIONING, SIGMA_DATA, EDMNetwork
 from invsolve.priors.patch_prior import PatchPrior
@@ -175,7 +175,7 @@ def resolve_prior_path(spec: str | os.PathLike) -> Path:
 
 def load(
     path: str | os.PathLike, device: str | torch.device = "cpu", precision: str = "fp32", **options: Any
-) -> PatchPrior | WholeImagePrior | EpsilonPrior:
+) -> PatchPrior | WholeImagePrior:
     """The prior stored in ``path``, in eval mode on ``device``, its convolution weights in
     channels-last layout (the same arithmetic; per evaluation 0.91-0.98x the time of the default
     layout on a 2-core AVX2 CPU, 0.88x on an AVX-512 one; ``benchmarks/studies/cpu_cost.py``).
@@ -186,7 +186,7 @@ def load(
     ``options`` override the PatchPrior settings of the file: ``patch_size``, ``pad``,
     ``random_shift``, ``positional_encoding``, ``shifts``, ``shifts_below``, ``max_batch``.
 
-    A diffusers folder or a DDPM description file loads as an ``EpsilonPrior`` (fp32;
+    A diffusers folder or a DDPM description file loads as a prior over its converted network (fp32;
     ``invsolve.priors.external``); its ``options`` are the same, ``patch_size`` making it a patch prior.
     """
     check_value("precision", precision, str, "load")

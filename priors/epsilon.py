@@ -22,7 +22,6 @@ from typing import Any
 import torch
 
 from invsolve.errors import InvsolveError
-from invsolve.priors.base import Prior
 from invsolve.priors.network import EDMNetwork, ddpmpp_unet, in_precision
 from invsolve.priors.patch_prior import PatchPrior
 from invsolve.priors.whole_image import WholeImagePrior
@@ -96,6 +95,9 @@ class EpsilonNetwork(torch.nn.Module):
     def sigma_max(self) -> float:
         return float(self.log_sigmas[-1].exp()) / self.scale
 
+    def describe(self) -> str:
+        return f"DDPM epsilon network, {self.steps}-step VP schedule, data in {self.data_range}"
+
     def timestep(self, model_sigma: torch.Tensor) -> torch.Tensor:
         """t(s): the fractional timestep whose noise level is ``model_sigma`` (log s linear between
         steps), clamped to the schedule."""
@@ -125,71 +127,53 @@ class EpsilonNetwork(torch.nn.Module):
         return (z - model_sigma * eps.to(x.dtype) - self.offset) / self.scale
 
 
-class EpsilonPrior(Prior):
-    """Any epsilon-prediction network on a discrete VP schedule as a VE ``Prior``: the whole image
-    (``patch_size`` None) or PaDIS patches (``patch_size`` P, with ``PatchPrior``'s options, e.g.
-    ``pad``, ``shifts``; a model with position channels needs ``positional=True``). The noise range
-    is the schedule's (``EpsilonNetwork.sigma_min`` / ``sigma_max``). ``alphas_cumprod`` defaults to
-    DDPM's linear schedule. ``config``: what a loader records about where the model came from.
-    ``invsolve.priors.load`` builds one from a diffusers folder or a description file
-    (``invsolve.priors.external``)."""
-
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        *,
-        image_size: int,
-        channels: int,
-        alphas_cumprod: torch.Tensor | None = None,
-        patch_size: int | None = None,
-        data_range: str = "[-1,1]",
-        learn_sigma: bool = False,
-        positional: bool = False,
-        size_multiple: int = 1,
-        call: ModelCall | None = None,
-        config: dict | None = None,
-        **patch_options: Any,
-    ):
-        super().__init__()
-        network = EpsilonNetwork(
-            model,
-            ddpm_alphas_cumprod() if alphas_cumprod is None else alphas_cumprod,
-            channels=channels,
-            data_range=data_range,
-            learn_sigma=learn_sigma,
-            positional=positional,
-            size_multiple=size_multiple,
-            call=call,
-        )
-        low, high = network.sigma_min, network.sigma_max
-        if patch_size is None:
-            if patch_options:
-                raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(patch_options))}")
-            self.inner: PatchPrior | WholeImagePrior = WholeImagePrior(
-                network, image_size, sigma_min=low, sigma_max=high
-            )
-        else:
-            self.inner = PatchPrior(
-                network,
-                image_size,
-                patch_size,
-                positional_encoding=positional,
-                sigma_min=low,
-                sigma_max=high,
-                **patch_options,
-            )
-        self.network, self.kind = network, self.inner.kind
-        self.channels, self.image_size = channels, image_size
-        self.sigma_min, self.sigma_max, self.config = network.sigma_min, network.sigma_max, config
-
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.inner.denoise(x, sigma, generator)
-
-    def describe(self) -> str:
-        return (
-            f"EpsilonPrior ({self.network.steps}-step VP schedule, data {self.network.data_range}): "
-            f"{self.inner.describe()}"
-        )
+def epsilon_prior(
+    model: torch.nn.Module,
+    *,
+    image_size: int,
+    channels: int,
+    alphas_cumprod: torch.Tensor | None = None,
+    patch_size: int | None = None,
+    data_range: str = "[-1,1]",
+    learn_sigma: bool = False,
+    positional: bool = False,
+    size_multiple: int = 1,
+    call: ModelCall | None = None,
+    config: dict | None = None,
+    **patch_options: Any,
+) -> PatchPrior | WholeImagePrior:
+    """Any epsilon-prediction network on a discrete VP schedule as a VE prior: a ``WholeImagePrior``
+    (``patch_size`` None) or a PaDIS ``PatchPrior`` (``patch_size`` P, with its options, e.g. ``pad``,
+    ``shifts``; a model with position channels needs ``positional=True``) over the converted
+    network (``EpsilonNetwork``), so every solver and study treats it as any other prior. The noise
+    range is the schedule's; ``alphas_cumprod`` defaults to DDPM's linear schedule. ``config``:
+    what a loader records about where the model came from. ``invsolve.priors.load`` builds one from
+    a diffusers folder or a description file (``invsolve.priors.external``)."""
+    network = EpsilonNetwork(
+        model,
+        ddpm_alphas_cumprod() if alphas_cumprod is None else alphas_cumprod,
+        channels=channels,
+        data_range=data_range,
+        learn_sigma=learn_sigma,
+        positional=positional,
+        size_multiple=size_multiple,
+        call=call,
+    )
+    low, high = network.sigma_min, network.sigma_max
+    if patch_size is None:
+        if patch_options:
+            raise InvsolveError(f"a whole-image prior has no option {', '.join(sorted(patch_options))}")
+        return WholeImagePrior(network, image_size, sigma_min=low, sigma_max=high, config=config)
+    return PatchPrior(
+        network,
+        image_size,
+        patch_size,
+        positional_encoding=positional,
+        sigma_min=low,
+        sigma_max=high,
+        config=config,
+        **patch_options,
+    )
 
 
 class EpsilonUNet(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""DDPM checkpoints made elsewhere, loaded as ``EpsilonPrior``s: a ``diffusers`` folder, or a plain
+"""DDPM checkpoints made elsewhere, loaded as priors (``epsilon_prior``): a ``diffusers`` folder, or a plain
 state dict with a description naming its network class. Nothing is downloaded and nothing is
 unpickled: weights come from safetensors files or ``torch.load(weights_only=True)``.
 
@@ -30,7 +30,9 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from invsolve.errors import InvsolveError
-from invsolve.priors.epsilon import DDPM_BETA_END, DDPM_BETA_START, DDPM_STEPS, EpsilonPrior, ddpm_alphas_cumprod
+from invsolve.priors.epsilon import DDPM_BETA_END, DDPM_BETA_START, DDPM_STEPS, ddpm_alphas_cumprod, epsilon_prior
+from invsolve.priors.patch_prior import PatchPrior
+from invsolve.priors.whole_image import WholeImagePrior
 from invsolve.validation import one_line
 
 DIFFUSERS_EXTRA = "pip install 'invsolve[diffusers]'"
@@ -41,13 +43,13 @@ def is_external(path: Path) -> bool:
     return path.is_dir() or path.suffix == ".json"
 
 
-def load_external(path: Path, **options: Any) -> EpsilonPrior:
-    """The ``EpsilonPrior`` a diffusers folder or a description file holds; ``options`` go to it
+def load_external(path: Path, **options: Any) -> PatchPrior | WholeImagePrior:
+    """The prior a diffusers folder or a description file holds; ``options`` go to it
     (``patch_size``, ``data_range``, the patch prior's options)."""
     return _load_diffusers(path, **options) if path.is_dir() else _load_described(path, **options)
 
 
-def _load_diffusers(folder: Path, **options: Any) -> EpsilonPrior:
+def _load_diffusers(folder: Path, **options: Any) -> PatchPrior | WholeImagePrior:
     try:
         from diffusers import DDPMScheduler, UNet2DModel
     except ImportError:
@@ -83,7 +85,7 @@ def _load_diffusers(folder: Path, **options: Any) -> EpsilonPrior:
             f"{unet_folder}: a UNet2DModel with {channels} input and {config.out_channels} output channels "
             "is not an epsilon network (outputs must be C, or 2C with learned variances)"
         )
-    return EpsilonPrior(
+    return epsilon_prior(
         model.eval().requires_grad_(False),
         image_size=_side(config.sample_size),
         channels=channels,
@@ -127,7 +129,7 @@ class _Description(BaseModel):
     size_multiple: Annotated[int, Field(ge=1)] = 1
 
 
-def _load_described(path: Path, **options: Any) -> EpsilonPrior:
+def _load_described(path: Path, **options: Any) -> PatchPrior | WholeImagePrior:
     try:
         entry = json.loads(path.read_text())["epsilon"]
         described = _Description.model_validate(entry)
@@ -149,7 +151,7 @@ def _load_described(path: Path, **options: Any) -> EpsilonPrior:
         raise InvsolveError(f"{path}: the weights do not fit {described.network}: {_in_one_line(error)}") from None
     schedule = described.schedule
     settings = {"patch_size": described.patch_size, "data_range": described.data_range} | options
-    return EpsilonPrior(
+    return epsilon_prior(
         model.eval().requires_grad_(False),
         image_size=described.image_size,
         channels=described.channels,

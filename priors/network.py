@@ -42,6 +42,13 @@ class DenoisingNetwork(Protocol):
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
+def network_origin(network: DenoisingNetwork) -> str:
+    """ "; what the network is" for a prior's description, where it is not invsolve's EDM network
+    (a network that says so has a ``describe()``)."""
+    describe = getattr(network, "describe", None)
+    return f"; {describe()}" if describe is not None else ""
+
+
 def ddpmpp_unet(in_channels: int, out_channels: int, size: str, resolution: int) -> NCSNpp:
     """deepinv's DDPM++ U-Net of a named size, never with downloaded weights."""
     return NCSNpp(

@@ -7,7 +7,7 @@ from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.devices import seeded_normal
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
-from invsolve.priors.network import DenoisingNetwork
+from invsolve.priors.network import DenoisingNetwork, network_origin
 from invsolve.priors.patches import PatchGrid, default_pad
 from invsolve.priors.positions import position_channels
 
@@ -145,6 +145,7 @@ class PatchPrior(Prior):
             f"{'random' if self.random_shift else 'fixed'} grid"
             f"{self._shift_averaging()}, "
             f"position channels {'on' if self.positional_encoding else 'off'}"
+            f"{network_origin(self.network)}"
         )
 
     def _across_slices(self) -> str:

@@ -5,7 +5,7 @@ import torch
 from invsolve.catalog import SIGMA_MAX, SIGMA_MIN
 from invsolve.errors import InvsolveError
 from invsolve.priors.base import Prior
-from invsolve.priors.network import DenoisingNetwork
+from invsolve.priors.network import DenoisingNetwork, network_origin
 from invsolve.priors.positions import position_channels
 
 
@@ -43,4 +43,4 @@ class WholeImagePrior(Prior):
         return self.network(x, sigma, positions)
 
     def describe(self) -> str:
-        return f"WholeImagePrior: {self.channels} channel(s), {self.image_size}px images"
+        return f"WholeImagePrior: {self.channels} channel(s), {self.image_size}px images{network_origin(self.network)}"

@@ -64,7 +64,7 @@ def add_parser(commands) -> None:
         default=defaults.objective,
         choices=("edm", "eps"),
         help="edm: EDM's preconditioned denoiser and loss (Karras et al. 2022; default); eps: DDPM's "
-        "epsilon prediction on its linear 1000-step schedule (Ho et al. 2020), loaded as an EpsilonPrior",
+        "epsilon prediction on its linear 1000-step schedule (Ho et al. 2020), loaded as a prior like any other",
     )
     train.add_argument(
         "--slices",

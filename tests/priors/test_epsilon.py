@@ -7,7 +7,7 @@ import torch
 
 from invsolve.errors import InvsolveError
 from invsolve.priors import GaussianPrior
-from invsolve.priors.epsilon import EpsilonPrior, ddpm_alphas_cumprod
+from invsolve.priors.epsilon import ddpm_alphas_cumprod, epsilon_prior
 from tests.helpers import bias_in_posterior_sds
 
 ABAR = ddpm_alphas_cumprod()
@@ -61,14 +61,14 @@ def schedule_sigmas() -> torch.Tensor:
 
 
 def test_the_converted_epsilon_network_is_the_exact_denoiser_at_every_sigma_of_the_schedule(gaussian):
-    prior = EpsilonPrior(GaussianEpsilon(gaussian), image_size=8, channels=1)
+    prior = epsilon_prior(GaussianEpsilon(gaussian), image_size=8, channels=1)
     sigmas = schedule_sigmas()
     noisy = 0.5 + sigmas.reshape(-1, 1, 1, 1) * torch.randn(len(sigmas), 1, 8, 8, dtype=torch.float64)
     exact = gaussian.denoise(noisy, sigmas.reshape(-1, 1, 1, 1))
     torch.testing.assert_close(prior(noisy, sigmas), exact, rtol=0, atol=1e-5)
     assert prior.sigma_min == pytest.approx(sigmas[0].item()) and prior.sigma_max == pytest.approx(sigmas[-1].item())
     # the usual slip, the VE image fed where the VP input z / sqrt(1 + s^2) belongs, is far off
-    unscaled = EpsilonPrior(
+    unscaled = epsilon_prior(
         GaussianEpsilon(gaussian),
         image_size=8,
         channels=1,
@@ -80,19 +80,19 @@ def test_the_converted_epsilon_network_is_the_exact_denoiser_at_every_sigma_of_t
 def test_learned_variance_outputs_are_cut_and_an_uncut_model_is_refused_in_one_line(gaussian):
     x, sigma = torch.rand(2, 1, 8, 8, dtype=torch.float64), torch.tensor([0.1, 1.0], dtype=torch.float64)
     exact = gaussian.denoise(x, sigma.reshape(-1, 1, 1, 1))
-    cut = EpsilonPrior(GaussianEpsilon(gaussian, extra_channels=1), image_size=8, channels=1, learn_sigma=True)
+    cut = epsilon_prior(GaussianEpsilon(gaussian, extra_channels=1), image_size=8, channels=1, learn_sigma=True)
     torch.testing.assert_close(cut(x, sigma), exact, rtol=0, atol=1e-5)
     with pytest.raises(InvsolveError, match="learn_sigma=True"):
-        EpsilonPrior(GaussianEpsilon(gaussian, extra_channels=1), image_size=8, channels=1)(x, sigma)
+        epsilon_prior(GaussianEpsilon(gaussian, extra_channels=1), image_size=8, channels=1)(x, sigma)
 
 
 def test_a_patch_prior_from_a_pixelwise_epsilon_network_denoises_as_the_whole_image():
-    whole = EpsilonPrior(WhiteGaussianEpsilon(), image_size=16, channels=1)
-    patches = EpsilonPrior(WhiteGaussianEpsilon(), image_size=16, channels=1, patch_size=8, shifts=2)
+    whole = epsilon_prior(WhiteGaussianEpsilon(), image_size=16, channels=1)
+    patches = epsilon_prior(WhiteGaussianEpsilon(), image_size=16, channels=1, patch_size=8, shifts=2)
     x, sigma = torch.rand(3, 1, 16, 16), torch.tensor([0.02, 0.3, 5.0])
     torch.testing.assert_close(patches(x, sigma, generator=torch.Generator().manual_seed(0)), whole(x, sigma))
     assert patches.kind == "padis" and whole.kind == "whole"
-    assert "8px patches" in patches.describe() and "1000-step VP schedule" in whole.describe()
+    assert "8px patches" in patches.describe() and "1000-step VP schedule" in whole.describe() and "epsilon" in patches.describe()
 
 
 # Measured: the right conversion 0.08 posterior sd of bias (sampling error alone is about 0.1); told
@@ -108,16 +108,16 @@ def test_a_solver_with_the_epsilon_prior_samples_the_exact_posterior_and_a_wrong
     EDM priors pass (its bias below 0.3 posterior sd); converted wrongly, it fails it."""
     gaussian, *rest = gaussian_problem
     options, (low, high) = CONVERSIONS[conversion]
-    prior = EpsilonPrior(GaussianEpsilon(gaussian), image_size=8, channels=1, **options)
+    prior = epsilon_prior(GaussianEpsilon(gaussian), image_size=8, channels=1, **options)
     bias = bias_in_posterior_sds((prior, *rest), "diffpir", lam=1.0, xi=1.0, sigma_max=10.0)
     assert low <= bias < high
 
 
 def test_bad_schedules_and_ranges_are_refused():
     with pytest.raises(InvsolveError, match="decreasing"):
-        EpsilonPrior(WhiteGaussianEpsilon(), image_size=8, channels=1, alphas_cumprod=torch.tensor([0.5, 0.9]))
+        epsilon_prior(WhiteGaussianEpsilon(), image_size=8, channels=1, alphas_cumprod=torch.tensor([0.5, 0.9]))
     with pytest.raises(InvsolveError, match="data_range"):
-        EpsilonPrior(WhiteGaussianEpsilon(), image_size=8, channels=1, data_range="0-255")
+        epsilon_prior(WhiteGaussianEpsilon(), image_size=8, channels=1, data_range="0-255")
 
 
 def test_the_ddpm_loss_is_zero_for_the_true_noise_and_one_for_none():

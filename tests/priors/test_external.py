@@ -10,7 +10,7 @@ from invsolve import reconstruct
 from invsolve.cli import main
 from invsolve.errors import InvsolveError
 from invsolve.priors import load
-from invsolve.priors.epsilon import EpsilonPrior
+from invsolve.priors.epsilon import EpsilonNetwork
 from tests.helpers import TinyEpsilonNet
 
 diffusers = pytest.importorskip("diffusers")
@@ -38,7 +38,7 @@ def diffusers_folder(tmp_path_factory):
 
 def test_a_diffusers_folder_loads_as_an_epsilon_prior_with_the_schedules_noise_range(diffusers_folder):
     prior = load(diffusers_folder)
-    assert isinstance(prior, EpsilonPrior) and prior.kind == "whole" and prior.image_size == 64
+    assert isinstance(prior.network, EpsilonNetwork) and prior.kind == "whole" and prior.image_size == 64
     scheduler = diffusers.DDPMScheduler.from_pretrained(diffusers_folder)
     abar = scheduler.alphas_cumprod.double()
     assert prior.sigma_max == pytest.approx((((1 - abar[-1]) / abar[-1]).sqrt() / 2).item(), rel=1e-5)
