@@ -55,7 +55,7 @@ def method_label(solver: str, prior: str | PathLike | None = None) -> str:
 SIGMA_MIN, SIGMA_MAX = 0.002, 10.0
 SCHEDULE_KINDS = ("edm", "geometric")
 DPS_STARTS = ("baseline", "noise")
-SAMPLING_METHODS = ("langevin", "reverse-ve")
+SAMPLING_METHODS = ("langevin", "reverse-ve", "ddim", "heun")
 NETWORK_SIZE_NAMES = ("tiny", "small", "paper")
 
 #: Data splits: priors train on ``train``, settings are tuned on ``validation``, tables report ``test``.

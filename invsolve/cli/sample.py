@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from invsolve.catalog import DEVICE_CHOICES, PRECISIONS, SAMPLING_METHODS, SCHEDULE_KINDS
-from invsolve.cli.options import count, image_side, positive_int, seed
+from invsolve.cli.options import count, fraction, image_side, positive_int, seed
 
 
 def add_parser(commands) -> None:
@@ -13,7 +13,7 @@ def add_parser(commands) -> None:
         "sample",
         help="draw unconditional samples from a trained prior (what did it learn?)",
         description="Draw samples from a prior alone, no measurements: annealed Langevin dynamics (the prior "
-        "half of PaDIS Algorithm 1) or the reverse VE SDE, over the prior's sigma range.",
+        "half of PaDIS Algorithm 1), the reverse VE SDE, DDIM or EDM's Heun sampler, over the prior's sigma range.",
     )
     sample.add_argument("--prior", required=True, metavar="FILE", help="a prior file from invsolve train")
     sample.add_argument("-n", "--count", type=positive_int, default=4, help="number of samples (default 4)")
@@ -26,6 +26,9 @@ def add_parser(commands) -> None:
     sample.add_argument("--method", default="langevin", choices=SAMPLING_METHODS, help="default: langevin")
     sample.add_argument("--steps", type=positive_int, default=100, help="noise levels (default 100)")
     sample.add_argument("--inner", type=positive_int, default=5, help="Langevin iterations per level (default 5)")
+    sample.add_argument(
+        "--eta", type=fraction, default=0.0, help="DDIM's share of fresh noise: 0 deterministic (default), 1 ancestral"
+    )
     sample.add_argument("--schedule", default="edm", choices=SCHEDULE_KINDS, help="default: edm (rho 7)")
     sample.add_argument(
         "--image-size", type=image_side, metavar="N", help="default: the size the prior was trained for"
@@ -74,6 +77,7 @@ def run(args, argv) -> int:
         steps=args.steps,
         inner=args.inner,
         schedule=args.schedule,
+        eta=args.eta,
         generator=generator,
         device=device,
         progress=sys.stderr.isatty(),

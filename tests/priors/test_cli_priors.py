@@ -59,6 +59,10 @@ def test_train_then_sample(tmp_path, capsys):
     assert samples.shape == (2, 1, 48, 48) and samples.min() >= 0 and samples.max() <= 1
     printed = capsys.readouterr().out
     assert "8 NFEs" in printed and "fixed grid" in printed
+    heun = ["sample", "--prior", str(out), "-n", "2", "--steps", "4", "--method", "heun", "--out", str(grid)]
+    assert run(heun) == 0 and "7 NFEs" in capsys.readouterr().out  # two per level, one on the last
+    ddim = ["sample", "--prior", str(out), "-n", "2", "--steps", "4", "--method", "ddim", "--eta", "0.5"]
+    assert run([*ddim, "--out", str(grid)]) == 0 and "4 NFEs" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -69,6 +73,10 @@ def test_train_then_sample(tmp_path, capsys):
         (["train", *TINY, "--patch-sizes", "16,x", "--out", "p.safetensors"], "comma-separated integers"),
         (["sample", "--prior", "missing.safetensors", "--out", "s.png"], "does not exist"),
         (["sample", "--prior", "p.safetensors", "--out", "s.jpg"], ".png or .npy"),
+        (
+            ["sample", "--prior", "p.safetensors", "--out", "s.png", "--method", "ddim", "--eta", "2"],
+            "must lie in 0..1",
+        ),
     ],
 )
 def test_errors_are_one_line_with_exit_status_2(tmp_path, monkeypatch, capsys, args, message):

@@ -92,7 +92,11 @@ def test_a_patch_prior_from_a_pixelwise_epsilon_network_denoises_as_the_whole_im
     x, sigma = torch.rand(3, 1, 16, 16), torch.tensor([0.02, 0.3, 5.0])
     torch.testing.assert_close(patches(x, sigma, generator=torch.Generator().manual_seed(0)), whole(x, sigma))
     assert patches.kind == "padis" and whole.kind == "whole"
-    assert "8px patches" in patches.describe() and "1000-step VP schedule" in whole.describe() and "epsilon" in patches.describe()
+    assert (
+        "8px patches" in patches.describe()
+        and "1000-step VP schedule" in whole.describe()
+        and "epsilon" in patches.describe()
+    )
 
 
 # Measured: the right conversion 0.08 posterior sd of bias (sampling error alone is about 0.1); told
