@@ -90,8 +90,9 @@ def add_parser(commands) -> None:
         "--prior",
         metavar="PRIOR",
         help="padis or whole (the bundled prior for the operator: -ct for CT, -photo otherwise), a "
-        f"bundled name ({', '.join(BUNDLED_PRIORS)}) or a file from invsolve train; "
-        "for dps, langevin, pc, ddnm, diffpir. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless "
+        f"bundled name ({', '.join(BUNDLED_PRIORS)}), a file from invsolve train, or a DDPM network "
+        "(a diffusers folder or a .json description, docs/priors.md); "
+        "for dps, langevin, pc, ddnm, diffpir, dds. Writes OP-PRIOR.png and OP-PRIOR-figure.png unless "
         "--out, --figure or --no-save say otherwise",
     )
     given = rec.add_mutually_exclusive_group()
