@@ -1,7 +1,7 @@
 """Denoising quality against the noise level: how close D(x0 + sigma n, sigma) comes to x0, per prior.
 
     python -m invsolve.benchmarks.studies.denoising --priors padis-ct,whole-ct [--data phantoms] [--split validation]
-        [--images 8] [--image-size 128] [--sigmas 1,0.5,0.2,0.1,0.05,0.02,0.01] [--figure denoising.png]
+        [--images 8] [--image-size 128] [--sigmas 1,0.5,0.2,0.1,0.05,0.02,0.01] [--figure denoising.png] [--volume]
 
 A diffusion sampler is only as good as its denoiser at the levels it visits. This isolates the
 prior from the solver and the operator: every prior denoises the same images with the same noise
@@ -9,6 +9,9 @@ prior from the solver and the operator: every prior denoises the same images wit
 benchmarks score reconstructions) per noise level, and each prior's difference to the first
 (prior files are labelled by their name without the folder and suffix).
 High noise levels show what a prior knows of the image's layout, low ones its fine detail.
+``--volume`` denoises the images as one volume, in order (consecutive slices, e.g. a slab of
+``headct-slabs``), as the solvers denoise a volume: a cross-slice prior sees each slice with its
+neighbours.
 """
 
 import argparse
@@ -23,8 +26,13 @@ from invsolve.metrics import psnr
 DEFAULT_SIGMAS = "1,0.5,0.2,0.1,0.05,0.02,0.01"
 
 
-def denoising_psnr(priors: dict, images: torch.Tensor, sigmas: list[float], seed: int = 0) -> dict[str, list[float]]:
-    """{name: [mean PSNR of prior(images + sigma n, sigma) for each sigma]}, one noise draw shared by all."""
+def denoising_psnr(
+    priors: dict, images: torch.Tensor, sigmas: list[float], seed: int = 0, volume: bool = False
+) -> dict[str, list[float]]:
+    """{name: [mean PSNR of prior(images + sigma n, sigma) for each sigma]}, one noise draw shared by
+    all; with ``volume`` the (N, C, H, W) images are the N slices of one volume."""
+    from invsolve.solvers.loop import CountedPrior
+
     noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
     table = {}
     for name, prior in priors.items():
@@ -32,7 +40,12 @@ def denoising_psnr(priors: dict, images: torch.Tensor, sigmas: list[float], seed
         for level, sigma in enumerate(sigmas):
             with torch.inference_mode():
                 shifts = torch.Generator().manual_seed(seed + level)
-                denoised = prior(images + sigma * noise, sigma, generator=shifts).clamp(0, 1)
+                noisy = images + sigma * noise
+                if volume:  # (N, C, H, W) slices as the volume (1, C, N, H, W), and back
+                    denoised = CountedPrior(prior).denoise(noisy.movedim(0, 1)[None], sigma, shifts)[0].movedim(1, 0)
+                else:
+                    denoised = prior(noisy, sigma, generator=shifts)
+                denoised = denoised.clamp(0, 1)
             scores = psnr(denoised, images)
             row.append(sum(scores) / len(scores))
         table[name] = row
@@ -97,6 +110,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sigmas", default=DEFAULT_SIGMAS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figure", help="write each prior's PSNR gain over the first against sigma (.png)")
+    parser.add_argument("--volume", action="store_true", help="the images are consecutive slices of one volume")
     args = parser.parse_args(argv)
     sigmas = parse_sigmas(args.sigmas)
     source = get_source(args.data, split=args.split, image_size=args.image_size)
@@ -104,10 +118,11 @@ def main(argv=None) -> None:
         raise InvsolveError(f"--images must be in 1..{len(source)} for the {args.split} split of {args.data}")
     images = source.batch(range(args.images))
     priors = {prior_label(name): load(name).eval() for name in args.priors.split(",")}
-    table = denoising_psnr(priors, images, sigmas, args.seed)
+    table = denoising_psnr(priors, images, sigmas, args.seed, volume=args.volume)
     print(
         f"# denoising PSNR (dB), mean of the first {args.images} {args.split} images of {args.data} at "
-        f"{args.image_size} px, noise seed {args.seed}, {torch.get_num_threads()} threads"
+        f"{args.image_size} px{', as one volume' if args.volume else ''}, noise seed {args.seed}, "
+        f"{torch.get_num_threads()} threads"
     )
     print(markdown(table, sigmas))
     if args.figure:

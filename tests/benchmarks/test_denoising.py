@@ -31,6 +31,9 @@ def test_the_exact_posterior_mean_beats_a_misspecified_prior_and_no_denoising():
     assert table["identity"][2] == pytest.approx(-20 * math.log10(0.01), abs=0.5)
     assert denoising_psnr(priors, images, sigmas) == table  # seeded: the same noise every run
     assert "| 0.1 | " in markdown(table, sigmas) and "exact - " not in markdown(table, sigmas)
+    # a 2D prior denoises a volume slice by slice: the same table
+    as_volume = denoising_psnr(priors, images, sigmas, volume=True)
+    assert all(as_volume[name] == pytest.approx(row, abs=1e-4) for name, row in table.items())
 
 
 def test_the_script_prints_the_table_and_writes_the_figure(tmp_path, capsys):
