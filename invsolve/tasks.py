@@ -249,7 +249,7 @@ def run_case(
         )
 
     data = measurement.expand(samples, *measurement.shape[1:])
-    if isinstance(operator, SliceStack) and not couples_slices(solver.name, chosen.values):
+    if isinstance(operator, SliceStack) and not couples_slices(solver.name, chosen.values, prior):
         image = per_slice(lambda slices: solve(operator.slice_operator, slices), data)  # a separable problem
     else:
         image = solve(operator, data)
@@ -288,11 +288,13 @@ def run_case(
     )
 
 
-def couples_slices(solver: str, settings: dict) -> bool:
-    """Whether ``solver`` with ``settings`` couples the slices of a volume: only a TV term does (TV
-    over the volume's three axes). Without one a volume is as many separate problems as slices, and
-    is solved as a batch of slices, each with its own step sizes, exactly as slice by slice."""
-    return solver == "admm-tv" or settings.get("tv_weight", 0) > 0
+def couples_slices(solver: str, settings: dict, prior: Prior | None = None) -> bool:
+    """Whether ``solver`` with ``settings`` and ``prior`` couples the slices of a volume: a TV term
+    does (TV over the volume's three axes), and so does a cross-slice prior (it denoises each slice
+    from its neighbours). Otherwise a volume is as many separate problems as slices, and is solved
+    as a batch of slices, each with its own step sizes, exactly as slice by slice."""
+    across = prior is not None and prior.slices > 1
+    return solver == "admm-tv" or settings.get("tv_weight", 0) > 0 or across
 
 
 @dataclass

@@ -75,9 +75,12 @@ def test_a_cross_slice_prior_blind_to_its_neighbours_denoises_a_volume_as_the_2d
     assert "3 neighbouring slices" in across.describe()
 
 
-def test_a_cross_slice_prior_refuses_a_2d_image(tiny_prior_file):
+def test_a_cross_slice_prior_refuses_a_2d_image_and_always_couples_a_volumes_slices(tiny_prior_file):
+    from invsolve.tasks import couples_slices
+
     flat = load(tiny_prior_file)
     across = PatchPrior(EDMNetwork(1, "tiny", resolution=16, slices=3), 64, 16)
+    assert couples_slices("dds", {"tv_weight": 0.0}, across) and not couples_slices("dds", {"tv_weight": 0.0}, flat)
     with pytest.raises(InvsolveError, match="reconstructs volumes"):
         CountedPrior(across).denoise(torch.rand(1, 1, 64, 64), 0.3)
     with pytest.raises(InvsolveError, match=r"\(B, 3, H, W\) \(3 neighbouring slices"):
