@@ -83,7 +83,7 @@ def loss(args) -> None:
             smoothed.append(average)
         ax.plot(images, smoothed, label=f"{Path(log).name.removesuffix('.log.csv')} ({rows[-1]['seconds']} s)")
     ax.set_xlabel("images seen (for a patch prior: patches of its largest size)")
-    ax.set_ylabel("EDM loss (running mean)")
+    ax.set_ylabel("training loss (running mean)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
