@@ -120,3 +120,35 @@ def test_bad_descriptions_are_refused_in_one_line(tmp_path, changes, message):
     path, _ = describe(tmp_path, **changes)
     with pytest.raises(InvsolveError, match=message):
         load(path)(torch.rand(1, 1, 64, 64), 0.2)
+
+
+def test_a_suite_runs_a_diffusers_folder_as_its_prior(diffusers_folder, tmp_path):
+    from invsolve.benchmarks.runner import read_results
+
+    suite = tmp_path / "ddpm.toml"
+    suite.write_text(
+        f"""
+[suite]
+name = "ddpm"
+description = "a diffusers folder as a suite's prior"
+image_size = 64
+count = 1
+validation_count = 1
+
+[datasets]
+phantoms = "phantoms"
+
+[tasks.ct8]
+op = "ct8"
+dataset = "phantoms"
+
+[methods.ddpm]
+solver = "dds"
+prior = "{diffusers_folder}"
+settings = {{ steps = 2 }}
+"""
+    )
+    out = tmp_path / "out"
+    assert main(["bench", "run", str(suite), "--out", str(out)]) == 0
+    result = read_results(out)["ct8/ddpm/0/0"]
+    assert result["nfe"] == 2 and result["prior"] == str(diffusers_folder) and 0 < result["psnr"] < 60
