@@ -134,7 +134,9 @@ class Reconstruction:
         if verdict:
             errors = ", ".join(f"{name} {error:.3g}" for name, error in verdict["held_out_errors"].items())
             kept = "the prior fits" if verdict["chosen"] == verdict["checked"] else "the prior does not fit this scan"
-            lines.append(f"  held-out views' squared error: {errors}: kept {verdict['chosen']} ({kept})")
+            folds = verdict["check_folds"]
+            over = "" if folds == 1 else f" (mean of {folds} folds)"
+            lines.append(f"  held-out views' squared error{over}: {errors}: kept {verdict['chosen']} ({kept})")
         if self.std is not None:
             correlation = r.get("std_error_correlation")
             lines.append(

@@ -80,18 +80,19 @@ def cross_validate(
     *,
     folds: int = 4,
     rounds: int = 1,
+    first: int = 0,
 ) -> Selection:
     """Score each candidate by how well its reconstruction from the kept measurements predicts the
-    held-out ones, over the first ``rounds`` of ``folds`` folds (each round costs one
+    held-out ones, over ``rounds`` of ``folds`` folds from fold ``first`` (each round costs one
     reconstruction per candidate), and choose the best."""
     if not candidates:
         raise InvsolveError("cross-validation needs at least one candidate")
-    if not 1 <= rounds <= folds:
-        raise InvsolveError(f"rounds must be 1 to folds ({folds}), got {rounds}")
+    if first < 0 or rounds < 1 or first + rounds > folds:
+        raise InvsolveError(f"folds {first} to {first + rounds - 1} are not among the {folds} folds (0 to {folds - 1})")
     errors = {}
     for label, reconstruct in candidates.items():
         total = 0.0
-        for fold in range(rounds):
+        for fold in range(first, first + rounds):
             keep = held_out_rows(y.shape[1:], fold, folds).to(y.device)
             x = reconstruct(KeptMeasurements(operator, keep), y * keep)
             held = ~keep

@@ -108,6 +108,7 @@ def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstru
     outcome = run_case(op, dds, prior, truth=truth, fallback=admm, settings={"steps": 10})
     verdict = outcome.fallback
     assert verdict["checked"] == "dds" and verdict["against"] == "admm-tv" and verdict["check_steps"] == 10
+    assert verdict["check_folds"] == 1  # an oracle and a wrong phantom are told apart by the first fold
     assert verdict["chosen"] == outcome.solver == kept
     errors = verdict["held_out_errors"]
     assert (errors["dds"] < errors["admm-tv"]) == (kept == "dds")
@@ -123,6 +124,46 @@ def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstru
     assert (outcome.psnr > 40) == (kept == "dds")
     with pytest.raises(InvsolveError, match="fallback must be a classical solver"):
         run_case(op, admm, truth=truth, fallback=dds)  # refused whatever the solver, not only a diffusion one
+
+
+def test_a_check_the_first_fold_leaves_unclear_is_judged_on_every_fold(monkeypatch):
+    """At 8 views (two held out per fold), where the first fold's ratio falls inside CHECK_CLEAR, the
+    verdict rests on the mean errors over all CHECK_FOLDS folds: the errors cross-validation over
+    every fold gives. At 20 views (five per fold) the first fold decides alone."""
+    from invsolve import tasks
+    from invsolve.priors import DenoiserPrior
+
+    truth = torch.from_numpy(ct_phantom(0, 64))[None, None]
+    other = torch.from_numpy(ct_phantom(5, 64))[None, None]
+    prior = DenoiserPrior(lambda x, sigma: (0.5 * truth + 0.5 * other).expand_as(x), channels=1)
+    op = make_operator("ct8", 64)
+    y = op.simulate(truth, torch.Generator().manual_seed(0))
+    dds, admm = get_solver("dds"), get_solver("admm-tv")
+    settings = tasks.choose_settings(dds, op, prior).values | {"steps": 10}
+    classical = tasks.choose_settings(admm, op, None).values
+
+    def check():
+        return tasks._check_against(tasks.Checks(op, y, 0), dds, prior, settings, admm, classical)
+
+    monkeypatch.setattr(tasks, "CHECK_CLEAR", (0.0, 0.0))  # every first fold is clear
+    assert check()["check_folds"] == 1
+    monkeypatch.setattr(tasks, "CHECK_CLEAR", (0.0, float("inf")))  # none is
+    verdict = check()
+    assert verdict["check_folds"] == tasks.CHECK_FOLDS == 4
+    checks = tasks.Checks(op, y, 0)
+    every_fold = cross_validate(
+        op,
+        y,
+        {"dds": checks.candidate(dds, prior, settings), "admm-tv": checks.candidate(admm, None, classical)},
+        rounds=4,
+    )
+    assert verdict["held_out_errors"] == pytest.approx(every_fold.errors, rel=1e-4)
+    ct20 = make_operator("ct20", 64)
+    y20 = ct20.simulate(truth, torch.Generator().manual_seed(0))
+    verdict = tasks._check_against(tasks.Checks(ct20, y20, 0), dds, prior, settings, admm, classical)
+    assert verdict["check_folds"] == 1
+    with pytest.raises(InvsolveError, match="folds 3 to 4 are not among the 4 folds"):
+        cross_validate(op, y, {"admm-tv": checks.candidate(admm, None, classical)}, rounds=2, first=3)
 
 
 def test_the_fallback_is_reported_and_can_be_switched_off(tiny_prior_file, capsys):
