@@ -83,6 +83,12 @@ def edm_scalings(
     return sigma_data**2 / total, sigma * sigma_data / total.sqrt(), 1 / total.sqrt(), sigma.log() / 4
 
 
+def check_slices(slices: int) -> None:
+    """A network reads one slice, or a slice and as many neighbours on each side: an odd count."""
+    if slices < 1 or slices % 2 == 0:
+        raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {slices}")
+
+
 class EDMNetwork(torch.nn.Module):
     """A preconditioned denoiser network on C-channel patches or images, optionally with position channels.
 
@@ -108,8 +114,7 @@ class EDMNetwork(torch.nn.Module):
     ):
         super().__init__()
         self.size_multiple_of(size)
-        if slices < 1 or slices % 2 == 0:
-            raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {slices}")
+        check_slices(slices)
         self.channels, self.size, self.positional, self.resolution = channels, size, positional, resolution
         self.slices = slices
         self.sigma_data, self.precision = sigma_data, precision

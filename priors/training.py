@@ -33,7 +33,7 @@ from invsolve.priors.checkpoint import write_checkpoint
 from invsolve.priors.distributed import Distributed
 from invsolve.priors.epsilon import EpsilonUNet
 from invsolve.priors.loss_log import LossLog
-from invsolve.priors.network import EDMNetwork
+from invsolve.priors.network import EDMNetwork, check_slices
 from invsolve.priors.objectives import OBJECTIVES, edm_loss, eps_loss
 from invsolve.priors.patches import default_pad
 from invsolve.priors.positions import position_channels
@@ -80,8 +80,7 @@ def check_config(config: TrainingConfig) -> TrainingConfig:
         raise InvsolveError(f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}")
     if config.objective == "eps" and config.slices > 1:
         raise InvsolveError("cross-slice priors (slices > 1) train with the edm objective")
-    if config.slices < 1 or config.slices % 2 == 0:
-        raise InvsolveError(f"slices must be odd (the slice and as many neighbours on each side), got {config.slices}")
+    check_slices(config.slices)
     if config.max_images is not None and config.max_images < 1:
         raise InvsolveError(f"max_images must be at least 1, got {config.max_images}")
     parse_duration(config.duration)
