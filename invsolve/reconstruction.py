@@ -137,6 +137,10 @@ class Reconstruction:
             folds = verdict["check_folds"]
             over = "" if folds == 1 else f" (mean of {folds} folds)"
             lines.append(f"  held-out views' squared error{over}: {errors}: kept {verdict['chosen']} ({kept})")
+            lines.append(
+                f"  beyond the noise, {verdict['checked']}'s is {verdict['ratio']:.2f} of {verdict['against']}'s"
+                f" ({verdict['ratio_needed']:.2f} or less keeps the prior)"
+            )
         if self.std is not None:
             correlation = r.get("std_error_correlation")
             lines.append(

@@ -97,6 +97,7 @@ def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstru
     """An oracle prior (its denoiser returns the truth) predicts the held-out views better than
     ADMM-TV and is kept; a prior of another phantom predicts them worse, and the case returns exactly
     ADMM-TV's reconstruction, saying why."""
+    from invsolve import tasks
     from invsolve.priors import DenoiserPrior
     from invsolve.tasks import run_case
 
@@ -112,6 +113,8 @@ def test_a_prior_that_does_not_fit_the_scan_gives_way_to_the_classical_reconstru
     assert verdict["chosen"] == outcome.solver == kept
     errors = verdict["held_out_errors"]
     assert (errors["dds"] < errors["admm-tv"]) == (kept == "dds")
+    assert verdict["ratio_needed"] == tasks.CHECK_MARGIN  # noiseless: nothing to allow for
+    assert (verdict["ratio"] <= tasks.CHECK_MARGIN) == (kept == "dds")
     alone = run_case(
         op,
         dds if kept == "dds" else admm,
@@ -174,6 +177,7 @@ def test_the_fallback_is_reported_and_can_be_switched_off(tiny_prior_file, capsy
     verdict = checked.report["fallback"]
     assert verdict["against"] == "admm-tv" and verdict["chosen"] in ("dds", "admm-tv")
     assert "held-out views' squared error" in checked.summary()
+    assert f"{verdict['ratio_needed']:.2f} or less keeps the prior" in checked.summary()
     trusted = reconstruct("ct8", prior=tiny_prior_file, image_size=64, steps=3, fallback=None)
     assert trusted.report["fallback"] is None and trusted.report["solver"] == "dds"
     with pytest.raises(InvsolveError, match="fallback must be a classical solver"):
@@ -181,3 +185,23 @@ def test_the_fallback_is_reported_and_can_be_switched_off(tiny_prior_file, capsy
     argv = ["reconstruct", "--op", "ct8", "--prior", str(tiny_prior_file), "--image-size", "64", "--steps", "3"]
     assert main([*argv, "--fallback", "none", "--json"]) == 0
     assert '"fallback": null' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("z, keeps", [(0.0, (0.4, 0.6)), (1.645, (0.03, 0.08))])
+def test_the_margin_test_does_not_credit_a_lead_the_held_out_noise_made(z, keeps):
+    """A candidate whose noiseless held-out error is exactly the margin times the reference's passes
+    half the time by chance when the noise is ignored, and about 5 % of the time (one-sided, z 1.645)
+    when the test allows for it; without noise the ratio is exact and needs the margin itself."""
+    from invsolve.selection import margin_test
+
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(512, generator=generator)
+    candidate = torch.randn(512, generator=generator)
+    candidate *= (0.7 * (reference**2).mean() / (candidate**2).mean()).sqrt()  # at the margin, noiseless
+    exact = margin_test(candidate, reference, 0.0, 0.7, z)
+    assert exact.ratio == pytest.approx(0.7) and exact.needed == 0.7
+    passed = 0
+    for _ in range(2000):
+        noise = 1.5 * torch.randn(512, generator=generator)
+        passed += margin_test(candidate - noise, reference - noise, 1.5**2, 0.7, z).passed
+    assert keeps[0] < passed / 2000 < keeps[1]
