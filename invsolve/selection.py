@@ -67,8 +67,8 @@ def held_out_rows(shape: Sequence[int], fold: int, folds: int) -> torch.Tensor:
 @dataclass(frozen=True)
 class Selection:
     """The candidate chosen, every candidate's held-out prediction error (mean squared, per held-out
-    entry, over the folds used) and its residuals (prediction minus measurement on every held-out
-    entry, the folds one after another)."""
+    entry, over the folds used) and its residuals: prediction minus measurement, one row per
+    held-out row of the measurement (CT: per held-out view), the folds one after another."""
 
     chosen: Any
     errors: dict
@@ -97,22 +97,23 @@ def cross_validate(
         for fold in range(first, first + rounds):
             keep = held_out_rows(y.shape[1:], fold, folds).to(y.device)
             x = reconstruct(KeptMeasurements(operator, keep), y * keep)
-            parts.append((operator.A(x) - y)[:, ~keep].flatten())
+            held = torch.arange(fold, y.shape[-2], folds, device=y.device)
+            parts.append((operator.A(x) - y).index_select(-2, held).movedim(-2, 0).flatten(1))
         residuals[label] = torch.cat(parts)
     return selection_of(residuals)
 
 
 def selection_of(residuals: dict[Any, torch.Tensor]) -> Selection:
-    """The selection that held-out ``residuals`` (per candidate, every held-out entry) make."""
+    """The selection that held-out ``residuals`` (per candidate, one row per held-out row) make."""
     errors = {label: (r.double() ** 2).mean().item() for label, r in residuals.items()}
     return Selection(min(errors, key=errors.__getitem__), errors, residuals)
 
 
 @dataclass(frozen=True)
 class MarginTest:
-    """Whether a candidate's held-out error beyond the noise is clearly below ``margin`` times a
-    reference's: ``ratio``, the one over the other, must be at most ``needed``, the margin less what
-    the noise in the held-out measurements could have put there."""
+    """Whether a candidate's held-out error beyond the noise is below ``margin`` times a reference's:
+    ``ratio``, the one over the other, must be at most ``needed``, the margin less the standard
+    errors asked for."""
 
     ratio: float
     needed: float
@@ -123,24 +124,26 @@ class MarginTest:
 
 
 def margin_test(
-    candidate: torch.Tensor, reference: torch.Tensor, noise_variance: float, margin: float, z: float
+    candidate: torch.Tensor,
+    reference: torch.Tensor,
+    noise_variance: float,
+    margin: float,
+    standard_errors: float = 0.0,
 ) -> MarginTest:
-    """Compare two candidates' held-out residuals ``candidate`` a and ``reference`` b (entry by
-    entry, the same entries) against ``margin`` m, allowing ``z`` standard deviations of the held-out
-    noise.
+    """Compare two candidates' held-out residuals, ``candidate`` a and ``reference`` b (one row per
+    held-out row or view, the same rows), against ``margin`` m.
 
-    With the measurement y = A x + e, a = r_a - e, where r_a is the candidate's error on the noiseless
-    data: E[mean a^2] = mean r_a^2 + s2 (the noise variance s2 adds alike to both, so it is taken out
-    of each). The test statistic D = mean(a^2 - m b^2) - (1 - m) s2 estimates mean r_a^2 - m mean r_b^2;
-    over Gaussian held-out noise of variance s2 (independent of the kept measurements the candidates
-    were reconstructed from) each entry of a^2 - m b^2 = r_a^2 - m r_b^2 - 2 e (r_a - m r_b) + (1 - m) e^2
-    varies by 4 s2 (r_a - m r_b)^2 + 2 (1 - m)^2 s2^2, so D's standard deviation over n entries is
-    the root of their mean over n, with (r_a - m r_b)^2 estimated by (a - m b)^2 less its noise,
-    (1 - m)^2 s2. D + z sd <= 0 reads, divided by b's error beyond the noise, ratio <= needed."""
+    The noise's variance s2 adds alike to both mean squared errors, so it is taken out of each, and
+    the ratio is (mean a^2 - s2) / (mean b^2 - s2). With ``standard_errors`` k the candidate must also
+    beat the margin by k standard errors of D = mean(a^2 - m b^2) - (1 - m) s2 (negative where it beats
+    it), taken over the held-out rows as cross-validation's standard error is over its folds (Hastie,
+    Tibshirani and Friedman, The Elements of Statistical Learning, 7.10: k = 1 is their
+    one-standard-error rule, which keeps the simpler model unless the other is better by more than
+    the spread of the held-out errors explains). Divided by b's error beyond the noise, D + k se <= 0
+    reads ratio <= needed."""
     a, b = candidate.double(), reference.double()
     beyond_a = max((a**2).mean().item() - noise_variance, 0.0)
     beyond_b = max((b**2).mean().item() - noise_variance, 1e-12)
-    spread = max(((a - margin * b) ** 2).mean().item() - (1 - margin) ** 2 * noise_variance, 0.0)
-    variance = 4 * noise_variance * spread + 2 * (1 - margin) ** 2 * noise_variance**2
-    sd = (variance / a.numel()) ** 0.5
-    return MarginTest(beyond_a / beyond_b, margin - z * sd / beyond_b)
+    per_row = (a**2 - margin * b**2).mean(1)  # the noise term is the same in every row
+    spread = per_row.std().item() / per_row.numel() ** 0.5 if per_row.numel() > 1 else 0.0
+    return MarginTest(beyond_a / beyond_b, margin - standard_errors * spread / beyond_b)
