@@ -56,8 +56,8 @@ CHECK_MARGIN = 0.7
 #: cost, and the prior must then beat the margin by ``CHECK_STANDARD_ERRORS`` standard errors over
 #: the held-out views (a close call: the one-standard-error rule, ``invsolve.selection.margin_test``).
 #: On the CT validation images at 8 views (noise 0 to sigma 0.5, 1e4 and 1e5 photons) a prior in its
-#: own domain had first folds from 0.09 to 0.60 and four-fold ratios up to 0.58, at most 0.60 needed;
-#: a mismatched prior's first folds fell to 0.28, and its four-fold ratios from 0.58 (0.56 needed) up
+#: own domain had first folds from 0.09 to 0.60 and four-fold ratios up to 0.58 (0.60 or more needed);
+#: a mismatched prior's first folds fell to 0.28, its four-fold ratios to 0.58 (0.56 needed)
 #: (docs/solvers.md#never-below-tv).
 CHECK_FOLDS = 4
 CHECK_FEW_VIEWS = 4
