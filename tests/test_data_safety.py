@@ -105,7 +105,7 @@ def test_a_stopped_prepare_leaves_no_temporary_folder_and_the_earlier_output(tmp
         time.sleep(0.01)  # stop it once the first image is written, 159 before the end of the work
     os.kill(run.pid, stop)
     _, err = run.communicate(timeout=60)
-    assert run.returncode == 130 and b"interrupted" in err
+    assert run.returncode == 130 and b"interrupted" in err, (run.returncode, err.decode(errors="replace")[-800:])
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert snapshot(dst) == earlier
 
