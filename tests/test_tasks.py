@@ -20,7 +20,7 @@ from invsolve.operators import PRESETS, SliceStack, make_operator, preset_differ
 from invsolve.priors import DenoiserPrior, EDMNetwork, GaussianPrior, PatchPrior, WholeImagePrior, load
 from invsolve.solvers import SOLVERS, get_solver, preferred_solver
 from invsolve.solvers.settings import GENERIC, TUNED_FILE, VOLUME_SETTINGS, TunedRow, read_tuned
-from invsolve.tasks import choose_settings, run_case
+from invsolve.tasks import choose_settings, couples_slices, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNED = read_tuned().rows
@@ -115,7 +115,7 @@ def test_dds_couples_the_slices_of_a_deeper_volume_by_default_and_not_a_single_s
     flat = settings("dds", image_operator, padis_ct)
     assert flat["tv_weight"] == 0
     assert settings("dds", SliceStack(image_operator, 3), padis_ct) == flat | VOLUME_SETTINGS["dds"]
-    assert VOLUME_SETTINGS["dds"]["tv_weight"] > 0
+    assert VOLUME_SETTINGS["dds"]["tv_weight"] > 0 and couples_slices("dds", VOLUME_SETTINGS["dds"])
     assert settings("dds", SliceStack(image_operator, 1), padis_ct) == flat  # as its image
     assert settings("dds", SliceStack(image_operator, 3), padis_ct, tv_weight=0.0)["tv_weight"] == 0
 

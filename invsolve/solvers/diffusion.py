@@ -276,6 +276,7 @@ def dds(
     prior_weight: float,
     discrepancy: float,
     tv_weight: float,
+    tv_noise_gain: float,
     xi: float,
     sigma_max: float | None,
     sigma_min: float | None,
@@ -291,13 +292,20 @@ def dds(
     ``cg_iterations`` CG steps, an image stopping once ``||A u - y|| <= discrepancy sqrt(m) sigma_y``
     (the discrepancy principle: fitting the data closer than its noise fits the noise). With
     ``tv_weight`` > 0 the step also weighs ``tv_weight TV(u)``: one ADMM iteration per level,
-    warm-started from level to level, so as the prior's pull weakens the estimate tends to ADMM-TV's."""
+    warm-started from level to level, so as the prior's pull weakens the estimate tends to ADMM-TV's.
+    ``tv_noise_gain`` g grows that weight with the noise as ADMM-TV's rule grows its own, to
+    ``tv_weight (1 + g sigma_y^lam_noise_exponent)``; ``info["derived"]`` then records it
+    (``tv_weight_used``)."""
     # the value ranges are checked where settings enter (invsolve.solvers.settings.SETTING_TYPES)
     if gamma == 0 and cg_iterations == 0:
         raise InvsolveError("dds with gamma 0 needs at least one CG iteration (cg_iterations), or no data enters")
     counted = CountedPrior(prior)
     sigma_y = physics.noise_level(operator, y)
     fitted_enough = discrepancy * math.sqrt(y[0].numel()) * sigma_y
+    if tv_weight > 0 and tv_noise_gain > 0:
+        tv_weight *= 1 + tv_noise_gain * sigma_y ** GENERIC["admm-tv"]["lam_noise_exponent"]
+        if info is not None:
+            info["derived"] = {"tv_weight_used": float(f"{tv_weight:.4g}")}
     estimate, split = None, None
 
     def step(x: torch.Tensor, sigma: float, next_sigma: float, final: bool) -> torch.Tensor:

@@ -81,6 +81,29 @@ def test_without_a_tv_term_a_volume_case_is_solved_slice_by_slice(prior):
     assert not torch.equal(coupled.image, outcome.image)
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_a_volume_couples_its_slices_by_a_weight_that_grows_with_the_noise_as_admm_tvs_does(prior, noise):
+    """By default DDS couples a volume's slices by TV at its noiseless weight times ADMM-TV's own
+    growth with the noise, lam(sigma) / lam(0); the outcome records the weight used, and giving that
+    weight with the growth off reproduces the reconstruction."""
+    from invsolve.solvers.admm_tv import tv_weight as admm_weight
+    from invsolve.solvers.settings import GENERIC, VOLUME_SETTINGS
+    from invsolve.tasks import run_case
+
+    volume_operator = SliceStack(make_operator("ct8", 64, noise=noise), 3)
+    x = torch.rand(1, 1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    dds = get_solver("dds")
+    outcome = run_case(volume_operator, dds, prior, truth=x, seed=5, settings={"steps": 3})
+    admm = {k: v for k, v in GENERIC["admm-tv"].items() if k.startswith("lam_")}
+    growth = admm_weight(volume_operator, outcome.measurement, **admm) / admm["lam_noiseless"]
+    used = VOLUME_SETTINGS["dds"]["tv_weight"] * growth
+    assert outcome.settings.get("tv_weight_used", VOLUME_SETTINGS["dds"]["tv_weight"]) == pytest.approx(used, rel=1e-3)
+    assert (growth > 1) == (noise > 0)
+    fixed = {"steps": 3, "tv_weight": outcome.settings.get("tv_weight_used", used), "tv_noise_gain": 0.0}
+    given = run_case(volume_operator, dds, prior, truth=x, seed=5, settings=fixed)
+    assert torch.allclose(given.image, outcome.image, atol=1e-5)
+
+
 def test_the_check_on_a_deep_volume_runs_on_its_middle_slab(prior):
     """The held-out check of a volume deeper than CHECK_SLICES sees only that many slices from its
     middle: its verdict and held-out errors are those of the middle slab given as a volume."""
