@@ -53,14 +53,20 @@ class KeptMeasurements(LinearPhysics):
         return (physics.baseline(self.full, y * self.keep) * self.upscale).clamp(0, 1)
 
 
-def held_out_rows(shape: Sequence[int], fold: int, folds: int) -> torch.Tensor:
-    """A boolean mask of a measurement's shape (C, ..., rows, columns), false on every ``folds``-th
-    row starting at ``fold``: the rows (CT: views) that fold holds out."""
-    rows = shape[-2]
+def held_out_indices(rows: int, fold: int, folds: int) -> torch.Tensor:
+    """The rows (CT: views) fold ``fold`` of ``folds`` holds out of ``rows``: every ``folds``-th row
+    starting at ``fold``."""
     if not 2 <= folds <= rows:
         raise InvsolveError(f"cross-validation needs 2 to {rows} folds (one per row or view at most), got {folds}")
+    return torch.arange(fold, rows, folds)
+
+
+def held_out_rows(shape: Sequence[int], fold: int, folds: int) -> torch.Tensor:
+    """A boolean mask of a measurement's shape (C, ..., rows, columns), false on the rows that fold
+    holds out (``held_out_indices``)."""
+    rows = shape[-2]
     keep = torch.ones(rows, dtype=torch.bool)
-    keep[fold::folds] = False
+    keep[held_out_indices(rows, fold, folds)] = False
     return keep.view(*([1] * (len(shape) - 2)), rows, 1).expand(*shape)
 
 
@@ -97,7 +103,7 @@ def cross_validate(
         for fold in range(first, first + rounds):
             keep = held_out_rows(y.shape[1:], fold, folds).to(y.device)
             x = reconstruct(KeptMeasurements(operator, keep), y * keep)
-            held = torch.arange(fold, y.shape[-2], folds, device=y.device)
+            held = held_out_indices(y.shape[-2], fold, folds).to(y.device)
             parts.append((operator.A(x) - y).index_select(-2, held).movedim(-2, 0).flatten(1))
         residuals[label] = torch.cat(parts)
     return selection_of(residuals)

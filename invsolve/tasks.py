@@ -15,7 +15,6 @@ came from.
 """
 
 import functools
-import math
 import os
 import resource
 import statistics
@@ -386,7 +385,7 @@ def _check_against(
 
     checked = checks.compare(candidates)
     verdict, folds = test(checked), 1
-    views_per_fold = math.ceil(checks.measurement.shape[-2] / CHECK_FOLDS)
+    views_per_fold = checked.residuals[solver.name].shape[0]  # one row per view the first fold held out
     if views_per_fold < CHECK_FEW_VIEWS and CHECK_CLEAR[0] < verdict.ratio < CHECK_CLEAR[1]:
         rest = checks.compare(candidates, first=1, rounds=CHECK_FOLDS - 1)
         checked = selection_of(

@@ -45,6 +45,7 @@ from invsolve.operators import base as physics
 from invsolve.operators.base import Physics
 from invsolve.priors.base import Prior
 from invsolve.solvers.admm_tv import TVSplit, tv_least_squares
+from invsolve.solvers.admm_tv import tv_weight as admm_tv_weight  # DDS's own setting is tv_weight
 from invsolve.solvers.loop import Callback, CountedPrior, diffusion_loop
 from invsolve.solvers.registry import Solver, register
 from invsolve.solvers.schedule import NoiseSchedule
@@ -303,7 +304,8 @@ def dds(
     sigma_y = physics.noise_level(operator, y)
     fitted_enough = discrepancy * math.sqrt(y[0].numel()) * sigma_y
     if tv_weight > 0 and tv_noise_gain > 0:
-        tv_weight *= 1 + tv_noise_gain * sigma_y ** GENERIC["admm-tv"]["lam_noise_exponent"]
+        exponent = GENERIC["admm-tv"]["lam_noise_exponent"]
+        tv_weight = admm_tv_weight(operator, y, tv_weight, tv_noise_gain * tv_weight, exponent)
         if info is not None:
             info["derived"] = {"tv_weight_used": float(f"{tv_weight:.4g}")}
     estimate, split = None, None

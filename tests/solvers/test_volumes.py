@@ -97,9 +97,9 @@ def test_a_volume_couples_its_slices_by_a_weight_that_grows_with_the_noise_as_ad
     admm = {k: v for k, v in GENERIC["admm-tv"].items() if k.startswith("lam_")}
     growth = admm_weight(volume_operator, outcome.measurement, **admm) / admm["lam_noiseless"]
     used = VOLUME_SETTINGS["dds"]["tv_weight"] * growth
-    assert outcome.settings.get("tv_weight_used", VOLUME_SETTINGS["dds"]["tv_weight"]) == pytest.approx(used, rel=1e-3)
+    assert outcome.settings["tv_weight_used"] == pytest.approx(used, rel=1e-3)
     assert (growth > 1) == (noise > 0)
-    fixed = {"steps": 3, "tv_weight": outcome.settings.get("tv_weight_used", used), "tv_noise_gain": 0.0}
+    fixed = {"steps": 3, "tv_weight": outcome.settings["tv_weight_used"], "tv_noise_gain": 0.0}
     given = run_case(volume_operator, dds, prior, truth=x, seed=5, settings=fixed)
     assert torch.allclose(given.image, outcome.image, atol=1e-5)
 
